@@ -1,0 +1,210 @@
+//! `.env` and `env_file` parsing (dotenv syntax, as Compose reads it).
+//!
+//! `KEY=VAL` lines, `#` comments, blank lines, an optional `export ` prefix, single quotes (literal,
+//! may span lines), double quotes (escapes `\n \t \\ \" \$`, interpolation, may span lines) and
+//! unquoted values (interpolation, trailing ` # comment` dropped). A bare `KEY` takes the value from
+//! the lookup and is dropped if it has none. Interpolation sees the file's earlier keys first.
+
+use crate::stack::interpolate::interpolate;
+
+/// One failed line of an env file (1-based line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvFileError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Parses an env file. Returns the pairs in file order (later duplicates override earlier ones
+/// when collected into a map).
+pub fn parse_env_file(
+    content: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, EnvFileError> {
+    let lines: Vec<&str> = content.lines().collect();
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line_no = i + 1;
+        let raw = lines[i].trim_start_matches('\u{feff}');
+        i += 1;
+        let line = raw.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line
+            .strip_prefix("export ")
+            .map(str::trim_start)
+            .unwrap_or(line);
+        let err = |message: String| EnvFileError {
+            line: line_no,
+            message,
+        };
+        let (key, rest) = match line.find('=') {
+            Some(eq) => (line[..eq].trim(), Some(&line[eq + 1..])),
+            None => (line.trim(), None),
+        };
+        if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c == '#') {
+            return Err(err(format!("invalid variable name `{key}`")));
+        }
+        let Some(rest) = rest else {
+            if let Some(v) = lookup(key) {
+                out.push((key.to_string(), v));
+            }
+            continue;
+        };
+        let rest = rest.trim_start();
+        let known = |name: &str| -> Option<String> {
+            out.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| lookup(name))
+        };
+        let value = if let Some(body) = rest.strip_prefix('\'') {
+            let (text, consumed) = quoted(body, &lines[i..], '\'')
+                .ok_or_else(|| err("unterminated single quote".into()))?;
+            i += consumed;
+            text
+        } else if let Some(body) = rest.strip_prefix('"') {
+            let (text, consumed) = quoted(body, &lines[i..], '"')
+                .ok_or_else(|| err("unterminated double quote".into()))?;
+            i += consumed;
+            let unescaped = unescape(&text);
+            interpolate(&unescaped, &known)
+                .map_err(|e| err(e.message))?
+                .0
+        } else {
+            let without_comment = match rest.find(" #").or_else(|| rest.find("\t#")) {
+                Some(at) => &rest[..at],
+                None => rest,
+            };
+            interpolate(without_comment.trim_end(), &known)
+                .map_err(|e| err(e.message))?
+                .0
+        };
+        out.push((key.to_string(), value));
+    }
+    Ok(out)
+}
+
+/// Reads a quoted value that may continue on the following lines. Returns the raw text between
+/// the quotes (escapes untouched) and how many extra lines it consumed.
+fn quoted(first: &str, following: &[&str], quote: char) -> Option<(String, usize)> {
+    let mut text = String::new();
+    let mut consumed = 0;
+    let mut current = first;
+    loop {
+        let mut escaped = false;
+        for (at, c) in current.char_indices() {
+            if quote == '"' && c == '\\' && !escaped {
+                escaped = true;
+                continue;
+            }
+            if c == quote && !escaped {
+                text.push_str(&current[..at]);
+                return Some((text, consumed));
+            }
+            escaped = false;
+        }
+        text.push_str(current);
+        text.push('\n');
+        current = following.get(consumed)?;
+        consumed += 1;
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('\\') => out.push('\\'),
+            Some('"') => out.push('"'),
+            // `\$` keeps a literal dollar through interpolation.
+            Some('$') => out.push_str("$$"),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(content: &str) -> Vec<(String, String)> {
+        parse_env_file(content, &|k| {
+            (k == "HOSTVAR").then(|| "fromhost".to_string())
+        })
+        .expect("parses")
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn key_value_lines_comments_and_blanks() {
+        let got = parse("# comment\n\nA=1\n  B = two words  \nC=\n");
+        assert_eq!(got, pairs(&[("A", "1"), ("B", "two words"), ("C", "")]));
+    }
+
+    #[test]
+    fn export_prefix_is_accepted() {
+        assert_eq!(parse("export A=1\n"), pairs(&[("A", "1")]));
+    }
+
+    #[test]
+    fn quotes_are_removed_and_single_quotes_are_literal() {
+        let got = parse("A='x $HOSTVAR # y'\nB=\"q \\\"z\\\" $HOSTVAR\"\nC=v # comment\n");
+        assert_eq!(
+            got,
+            pairs(&[
+                ("A", "x $HOSTVAR # y"),
+                ("B", "q \"z\" fromhost"),
+                ("C", "v")
+            ])
+        );
+    }
+
+    #[test]
+    fn double_quoted_values_may_span_lines_and_escape_newlines() {
+        let got = parse("A=\"one\ntwo\"\nB=\"a\\nb\"\n");
+        assert_eq!(got, pairs(&[("A", "one\ntwo"), ("B", "a\nb")]));
+    }
+
+    #[test]
+    fn values_interpolate_earlier_keys_and_the_lookup() {
+        let got = parse("A=1\nB=${A}-${HOSTVAR}-${NONE:-d}\n");
+        assert_eq!(got[1], ("B".to_string(), "1-fromhost-d".to_string()));
+    }
+
+    #[test]
+    fn bare_key_takes_the_host_value_or_is_dropped() {
+        assert_eq!(
+            parse("HOSTVAR\nMISSING\n"),
+            pairs(&[("HOSTVAR", "fromhost")])
+        );
+    }
+
+    #[test]
+    fn bad_lines_report_their_line_number() {
+        let e = parse_env_file("A=1\nB='open\n", &|_| None).expect_err("fails");
+        assert_eq!(e.line, 2);
+        let e = parse_env_file("A=1\n\nbad key=1\n", &|_| None).expect_err("fails");
+        assert_eq!(e.line, 3);
+    }
+}

@@ -1,0 +1,172 @@
+//! Merging several stack files (`-f a -f b`), with Compose's rules.
+//!
+//! Scalars override; maps (environment, labels, build.args, networks, depends_on, extra_hosts)
+//! merge key by key; ports and expose append (identical entries once); volumes merge by target
+//! (later wins); command, entrypoint, healthcheck.test, profiles and env_file are replaced; a
+//! service only in a later file is added. Top-level networks and volumes merge field by field.
+
+use std::collections::BTreeMap;
+
+use crate::stack::convert::{RawBuild, RawFile, RawHealthcheck, RawNetwork, RawService, RawVolume};
+use crate::stack::model::{PortMapping, Pos};
+
+/// All files merged: still raw (no defaults, no cross-checks).
+#[derive(Debug, Clone, Default)]
+pub struct Merged {
+    pub name: Option<(String, Pos)>,
+    pub services: BTreeMap<String, RawService>,
+    pub networks: BTreeMap<String, RawNetwork>,
+    pub volumes: BTreeMap<String, RawVolume>,
+    pub tiers: Option<Vec<(String, Vec<String>, Pos)>>,
+    pub connection: Option<crate::stack::model::ConnectionSections>,
+    pub requirements: Option<crate::stack::model::Requirements>,
+}
+
+impl Merged {
+    pub fn add(&mut self, file: RawFile) {
+        if file.name.is_some() {
+            self.name = file.name;
+        }
+        if file.tiers.is_some() {
+            self.tiers = file.tiers;
+        }
+        if file.connection.is_some() {
+            self.connection = file.connection;
+        }
+        if file.requirements.is_some() {
+            self.requirements = file.requirements;
+        }
+        for service in file.services {
+            match self.services.get_mut(&service.name) {
+                Some(base) => merge_service(base, service),
+                None => {
+                    self.services.insert(service.name.clone(), service);
+                }
+            }
+        }
+        for network in file.networks {
+            match self.networks.get_mut(&network.key) {
+                Some(base) => merge_network(base, network),
+                None => {
+                    self.networks.insert(network.key.clone(), network);
+                }
+            }
+        }
+        for volume in file.volumes {
+            match self.volumes.get_mut(&volume.key) {
+                Some(base) => merge_volume(base, volume),
+                None => {
+                    self.volumes.insert(volume.key.clone(), volume);
+                }
+            }
+        }
+    }
+}
+
+fn set<T>(base: &mut Option<T>, over: Option<T>) {
+    if over.is_some() {
+        *base = over;
+    }
+}
+
+fn merge_service(base: &mut RawService, over: RawService) {
+    base.pos = over.pos;
+    base.dir = over.dir;
+    base.broken |= over.broken;
+    set(&mut base.image, over.image);
+    match (&mut base.build, over.build) {
+        (Some(b), Some(o)) => merge_build(b, o),
+        (b @ None, o @ Some(_)) => *b = o,
+        _ => {}
+    }
+    set(&mut base.command, over.command);
+    set(&mut base.entrypoint, over.entrypoint);
+    base.environment.extend(over.environment);
+    set(&mut base.env_file, over.env_file);
+    for port in over.ports {
+        if !base.ports.iter().any(|p| same_port(p, &port)) {
+            base.ports.push(port);
+        }
+    }
+    for e in over.expose {
+        if !base.expose.contains(&e) {
+            base.expose.push(e);
+        }
+    }
+    for mount in over.volumes {
+        match base.volumes.iter_mut().find(|m| m.target == mount.target) {
+            Some(existing) => *existing = mount,
+            None => base.volumes.push(mount),
+        }
+    }
+    base.networks.extend(over.networks);
+    base.depends_on.extend(over.depends_on);
+    match (&mut base.healthcheck, over.healthcheck) {
+        (Some(b), Some(o)) => merge_healthcheck(b, o),
+        (b @ None, o @ Some(_)) => *b = o,
+        _ => {}
+    }
+    set(&mut base.restart, over.restart);
+    set(&mut base.profiles, over.profiles);
+    base.labels.extend(over.labels);
+    set(&mut base.container_name, over.container_name);
+    set(&mut base.pull_policy, over.pull_policy);
+    set(&mut base.working_dir, over.working_dir);
+    set(&mut base.user, over.user);
+    set(&mut base.hostname, over.hostname);
+    set(&mut base.stop_signal, over.stop_signal);
+    set(&mut base.stop_grace_period, over.stop_grace_period);
+    base.extra_hosts.extend(over.extra_hosts);
+    set(&mut base.init, over.init);
+    set(&mut base.tty, over.tty);
+    set(&mut base.stdin_open, over.stdin_open);
+    set(&mut base.develop, over.develop);
+    set(&mut base.tier, over.tier);
+    set(&mut base.rebuild_on_change, over.rebuild_on_change);
+    set(&mut base.host_build, over.host_build);
+    set(&mut base.keys, over.keys);
+}
+
+/// Equal apart from where they were written.
+fn same_port(a: &PortMapping, b: &PortMapping) -> bool {
+    a.host_ip == b.host_ip
+        && a.host_port == b.host_port
+        && a.container_port == b.container_port
+        && a.protocol == b.protocol
+}
+
+fn merge_build(base: &mut RawBuild, over: RawBuild) {
+    base.pos = over.pos;
+    base.dir = over.dir;
+    set(&mut base.context, over.context);
+    set(&mut base.dockerfile, over.dockerfile);
+    base.args.extend(over.args);
+    set(&mut base.target, over.target);
+}
+
+fn merge_healthcheck(base: &mut RawHealthcheck, over: RawHealthcheck) {
+    set(&mut base.test, over.test);
+    set(&mut base.disable, over.disable);
+    set(&mut base.interval, over.interval);
+    set(&mut base.timeout, over.timeout);
+    set(&mut base.retries, over.retries);
+    set(&mut base.start_period, over.start_period);
+    set(&mut base.start_interval, over.start_interval);
+}
+
+fn merge_network(base: &mut RawNetwork, over: RawNetwork) {
+    base.pos = over.pos;
+    set(&mut base.name, over.name);
+    set(&mut base.external, over.external);
+    set(&mut base.driver, over.driver);
+    set(&mut base.internal, over.internal);
+    base.labels.extend(over.labels);
+}
+
+fn merge_volume(base: &mut RawVolume, over: RawVolume) {
+    base.pos = over.pos;
+    set(&mut base.name, over.name);
+    set(&mut base.external, over.external);
+    set(&mut base.driver, over.driver);
+    base.labels.extend(over.labels);
+}

@@ -1,0 +1,421 @@
+//! The resolved stack: what the loader produces after interpolation, merge and validation.
+//!
+//! Everything here is plain data. Paths are absolute, `${VAR}`s are substituted, `env_file`s are
+//! folded into `environment`, and every service that is in the model is active (profiles applied).
+//! Source positions ride along (`Pos`) so later stages can point at the line that caused a problem;
+//! they are skipped by serde so that the config hash only changes when the configuration does.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A place in a stack file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Pos {
+    pub file: Arc<PathBuf>,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// A whole stack (Compose project), resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stack {
+    /// Project name: `-p`, else `name:`, else the directory of the first file; normalized to
+    /// `[a-z0-9_-]`, as Compose does.
+    pub name: String,
+    /// Directory of the first stack file; relative paths resolve against it.
+    pub project_dir: PathBuf,
+    /// The files merged, in order.
+    pub files: Vec<PathBuf>,
+    pub services: BTreeMap<String, Service>,
+    pub networks: BTreeMap<String, Network>,
+    pub volumes: BTreeMap<String, Volume>,
+    /// Top-level `x-novadev` settings.
+    #[serde(default)]
+    pub novadev: ProjectExt,
+}
+
+/// Top-level `x-novadev:` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ProjectExt {
+    /// Display tiers, in order: (tier name, service names). Services not named go to a last group.
+    #[serde(default)]
+    pub tiers: Vec<(String, Vec<String>)>,
+    /// The connection info block `up` prints, in order: (section, [(label, value)]). Values are
+    /// interpolated like the rest of the file.
+    #[serde(default)]
+    pub connection: ConnectionSections,
+    /// What the stack needs of the machine, checked before `up`.
+    #[serde(default)]
+    pub requirements: Requirements,
+}
+
+/// Connection info sections: (section title, [(label, value)]), in the stack's order.
+pub type ConnectionSections = Vec<(String, Vec<(String, String)>)>;
+
+/// `x-novadev.requirements`: the machine a stack needs (checked, warned about, never enforced).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Requirements {
+    pub cpus: Option<f64>,
+    pub memory_bytes: Option<u64>,
+}
+
+impl Eq for Requirements {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub name: String,
+    /// Where the service is declared (the key in the last file that mentioned it).
+    #[serde(skip)]
+    pub pos: Pos,
+    pub image: Option<String>,
+    pub build: Option<Build>,
+    /// `command`; the string form is split like a shell would (Compose semantics).
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// Final environment: env_file entries, then `environment` on top. A bare `KEY` in
+    /// `environment` takes the host's value, and is dropped if the host has none.
+    pub environment: BTreeMap<String, String>,
+    pub ports: Vec<PortMapping>,
+    /// Container ports exposed to other containers only.
+    pub expose: Vec<String>,
+    pub volumes: Vec<VolumeMount>,
+    /// Networks the service joins, with aliases. Empty in a file means the project's `default`
+    /// network; the loader fills that in, so this is never empty.
+    pub networks: BTreeMap<String, ServiceNetwork>,
+    pub depends_on: BTreeMap<String, Dependency>,
+    pub healthcheck: Option<Healthcheck>,
+    pub restart: RestartPolicy,
+    pub profiles: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub container_name: Option<String>,
+    pub pull_policy: PullPolicy,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub stop_signal: Option<String>,
+    pub stop_grace_period: Option<Duration>,
+    /// `extra_hosts` as `host:ip` pairs.
+    pub extra_hosts: Vec<String>,
+    pub init: Option<bool>,
+    pub tty: bool,
+    pub stdin_open: bool,
+    pub develop: Option<Develop>,
+    /// The service's `x-novadev` settings.
+    pub novadev: ServiceExt,
+}
+
+impl Service {
+    /// A service with nothing set: the defaults the loader fills in (restart `no`, pull policy
+    /// `missing`, the `default` network). Handy for tests and for building stacks in code.
+    pub fn new(name: impl Into<String>) -> Service {
+        let mut networks = BTreeMap::new();
+        networks.insert("default".to_string(), ServiceNetwork::default());
+        Service {
+            name: name.into(),
+            pos: Pos::default(),
+            image: None,
+            build: None,
+            command: None,
+            entrypoint: None,
+            environment: BTreeMap::new(),
+            ports: Vec::new(),
+            expose: Vec::new(),
+            volumes: Vec::new(),
+            networks,
+            depends_on: BTreeMap::new(),
+            healthcheck: None,
+            restart: RestartPolicy::default(),
+            profiles: Vec::new(),
+            labels: BTreeMap::new(),
+            container_name: None,
+            pull_policy: PullPolicy::default(),
+            working_dir: None,
+            user: None,
+            hostname: None,
+            stop_signal: None,
+            stop_grace_period: None,
+            extra_hosts: Vec::new(),
+            init: None,
+            tty: false,
+            stdin_open: false,
+            develop: None,
+            novadev: ServiceExt::default(),
+        }
+    }
+
+    /// The image name the engine runs: `image:` or, for a build without one, `<project>-<service>`
+    /// as Compose names it.
+    pub fn image_ref(&self, project: &str) -> String {
+        match &self.image {
+            Some(image) => image.clone(),
+            None => format!("{project}-{}", self.name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Build {
+    /// Absolute path of the build context directory.
+    pub context: PathBuf,
+    /// Dockerfile path relative to the context (default `Dockerfile`).
+    pub dockerfile: String,
+    pub args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+/// One published port. A range in the file (`8000-8002:8000-8002`) becomes one mapping per port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    /// Host address to bind; the loader defaults it to `127.0.0.1` (novadev's rule, unlike Compose).
+    pub host_ip: String,
+    /// `None` lets the engine pick a free port.
+    pub host_port: Option<u16>,
+    pub container_port: u16,
+    pub protocol: Protocol,
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum MountSource {
+    /// A named volume of the stack (key of `Stack::volumes`).
+    Volume {
+        name: String,
+    },
+    /// A host path, absolute.
+    Bind {
+        path: PathBuf,
+    },
+    /// An anonymous volume (only a target given).
+    Anonymous,
+    Tmpfs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeMount {
+    pub source: MountSource,
+    /// Path inside the container.
+    pub target: String,
+    pub read_only: bool,
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ServiceNetwork {
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    ServiceStarted,
+    ServiceHealthy,
+    ServiceCompletedSuccessfully,
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Condition::ServiceStarted => "service_started",
+            Condition::ServiceHealthy => "service_healthy",
+            Condition::ServiceCompletedSuccessfully => "service_completed_successfully",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    pub condition: Condition,
+    /// Compose's `required` (default true).
+    pub required: bool,
+    /// Compose's `restart`: restart this service when the dependency is recreated/restarted.
+    pub restart: bool,
+    /// Where the dependency is declared (for cycle and unknown-service messages).
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum HealthTest {
+    /// `["CMD", ...]` or a list without a recognised first word.
+    Cmd(Vec<String>),
+    /// `["CMD-SHELL", "..."]` or the string form.
+    Shell(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Healthcheck {
+    /// `None` together with `disable: true` (or `test: ["NONE"]`) turns the image's check off.
+    pub test: Option<HealthTest>,
+    pub disable: bool,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub start_period: Option<Duration>,
+    pub start_interval: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "policy", content = "max_retries", rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    Always,
+    OnFailure(Option<u32>),
+    UnlessStopped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PullPolicy {
+    Always,
+    Never,
+    /// Pull only when absent (Compose's default; `if_not_present` is its alias).
+    #[default]
+    Missing,
+    /// Build the image (needs `build:`).
+    Build,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Develop {
+    pub watch: Vec<WatchRule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WatchAction {
+    Rebuild,
+    Sync,
+    #[serde(rename = "sync+restart")]
+    SyncRestart,
+    Restart,
+    #[serde(rename = "sync+exec")]
+    SyncExec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchRule {
+    /// Absolute host path watched.
+    pub path: PathBuf,
+    pub action: WatchAction,
+    /// Container path for the sync actions.
+    pub target: Option<String>,
+    /// Ignore patterns, relative to `path` (gitignore syntax).
+    pub ignore: Vec<String>,
+    /// Command for `sync+exec`.
+    pub exec: Option<Vec<String>>,
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+/// A service's `x-novadev:` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ServiceExt {
+    /// Display tier (overrides the project's `tiers`).
+    pub tier: Option<String>,
+    /// Rebuild when files of the build context change (default true for services with `build`).
+    pub rebuild_on_change: Option<bool>,
+    /// Build the artifact on the host, then package it into a thin image (Rust fast path).
+    pub host_build: Option<HostBuild>,
+    /// Dev key pairs novadev generates on first `up` into the project's state dir and mounts
+    /// read-only into the container (never printed).
+    #[serde(default)]
+    pub keys: Vec<GeneratedKey>,
+}
+
+/// A key pair novadev makes for a service: `<target>/private.pem` (PKCS#8) and
+/// `<target>/public.pem` (SPKI), Ed25519.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedKey {
+    /// Name of the pair, `[a-z0-9_-]+`; pairs with the same name are shared between services.
+    pub name: String,
+    /// Directory inside the container holding the two files.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostBuild {
+    /// Command run on the host, e.g. `cargo build --release -p social-service`.
+    pub command: Vec<String>,
+    /// Directory the command runs in (absolute).
+    pub workdir: PathBuf,
+    /// The file the command produces (absolute).
+    pub artifact: PathBuf,
+    /// Base image of the thin image (default `debian:bookworm-slim`).
+    pub base_image: String,
+    /// Where the artifact goes in the image (default `/usr/local/bin/<service>`).
+    pub install_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Network {
+    /// Engine-side name; default `<project>_<key>`.
+    pub name: Option<String>,
+    pub external: bool,
+    pub driver: Option<String>,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Volume {
+    /// Engine-side name; default `<project>_<key>`.
+    pub name: Option<String>,
+    pub external: bool,
+    pub driver: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Stack {
+    /// Engine-side name of a stack network.
+    pub fn network_name(&self, key: &str) -> String {
+        match self.networks.get(key).and_then(|n| n.name.clone()) {
+            Some(name) => name,
+            None => format!("{}_{key}", self.name),
+        }
+    }
+
+    /// Engine-side name of a stack volume.
+    pub fn volume_name(&self, key: &str) -> String {
+        match self.volumes.get(key).and_then(|v| v.name.clone()) {
+            Some(name) => name,
+            None => format!("{}_{key}", self.name),
+        }
+    }
+
+    /// The container name of a service: `container_name:` or `<project>-<service>-1`.
+    pub fn container_name(&self, service: &str) -> String {
+        match self
+            .services
+            .get(service)
+            .and_then(|s| s.container_name.clone())
+        {
+            Some(name) => name,
+            None => format!("{}-{service}-1", self.name),
+        }
+    }
+}
