@@ -1,0 +1,393 @@
+//! Containers: the translation of a service into a container, and the calls that manage one.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, HealthConfig, HostConfig,
+    Mount, MountType, NetworkingConfig, PortBinding, RestartPolicy as DockerRestart,
+    RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, RemoveContainerOptions,
+    StartContainerOptions, StopContainerOptions, WaitContainerOptions,
+};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{Engine, EngineError, is_304, is_404, labels};
+use crate::stack::model::{HealthTest, MountSource, Protocol, Stack};
+
+/// What the engine says about one of the project's containers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub service: String,
+    pub config_hash: String,
+    /// Docker's state word: created, running, restarting, exited, paused, dead.
+    pub state: String,
+    /// Docker's human status, e.g. "Up 3 minutes (healthy)".
+    pub status: String,
+    pub labels: HashMap<String, String>,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+impl ContainerInfo {
+    pub fn is_running(&self) -> bool {
+        self.state == "running" || self.state == "restarting"
+    }
+}
+
+/// A container to create: the engine body plus the networks to join after creation (API 1.41
+/// accepts only one endpoint at create time).
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub body: ContainerCreateBody,
+    pub extra_networks: Vec<(String, EndpointSettings)>,
+}
+
+fn nanos(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// Translate a service of the stack into a container spec. `config_hash` is stored as a label so
+/// the next `up` can tell whether the container is still what the stack asks for.
+///
+/// `read_only_binds` are extra host directories mounted read-only (generated dev keys).
+pub fn spec_for(
+    stack: &Stack,
+    service: &str,
+    image: &str,
+    config_hash: &str,
+    read_only_binds: &[(std::path::PathBuf, String)],
+) -> ContainerSpec {
+    let svc = &stack.services[service];
+    let mut labels_map: HashMap<String, String> = svc
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels_map.insert(labels::PROJECT.into(), stack.name.clone());
+    labels_map.insert(labels::SERVICE.into(), service.to_string());
+    labels_map.insert(labels::CONFIG_HASH.into(), config_hash.to_string());
+    labels_map.insert(
+        labels::STACK_FILES.into(),
+        stack
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+
+    let mut exposed: Vec<String> = Vec::new();
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for port in &svc.ports {
+        let proto = match port.protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        };
+        let key = format!("{}/{proto}", port.container_port);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(port.host_ip.clone()),
+                host_port: Some(port.host_port.map(|p| p.to_string()).unwrap_or_default()),
+            });
+    }
+    for e in &svc.expose {
+        let key = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
+        if !exposed.contains(&key) {
+            exposed.push(key);
+        }
+    }
+
+    let mut mounts = Vec::new();
+    let mut tmpfs = HashMap::new();
+    for v in &svc.volumes {
+        match &v.source {
+            MountSource::Volume { name } => mounts.push(Mount {
+                target: Some(v.target.clone()),
+                source: Some(stack.volume_name(name)),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(v.read_only),
+                ..Default::default()
+            }),
+            MountSource::Bind { path } => mounts.push(Mount {
+                target: Some(v.target.clone()),
+                source: Some(path.display().to_string()),
+                typ: Some(MountType::BIND),
+                read_only: Some(v.read_only),
+                ..Default::default()
+            }),
+            MountSource::Anonymous => mounts.push(Mount {
+                target: Some(v.target.clone()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(v.read_only),
+                ..Default::default()
+            }),
+            MountSource::Tmpfs => {
+                tmpfs.insert(v.target.clone(), String::new());
+            }
+        }
+    }
+
+    for (host, target) in read_only_binds {
+        mounts.push(Mount {
+            target: Some(target.clone()),
+            source: Some(host.display().to_string()),
+            typ: Some(MountType::BIND),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+
+    let healthcheck = svc.healthcheck.as_ref().map(|h| HealthConfig {
+        test: Some(match (&h.test, h.disable) {
+            (_, true) | (None, _) => vec!["NONE".to_string()],
+            (Some(HealthTest::Cmd(args)), false) => {
+                let mut t = vec!["CMD".to_string()];
+                t.extend(args.iter().cloned());
+                t
+            }
+            (Some(HealthTest::Shell(cmd)), false) => vec!["CMD-SHELL".to_string(), cmd.clone()],
+        }),
+        interval: h.interval.map(nanos),
+        timeout: h.timeout.map(nanos),
+        retries: h.retries.map(i64::from),
+        start_period: h.start_period.map(nanos),
+        // Engines before API 1.44 ignore this; novadev's readiness runs the test at this pace itself.
+        start_interval: h.start_interval.map(nanos),
+    });
+
+    // novadev applies the stack's restart policy itself (crash-loop backoff it can show, with
+    // the next retry time), so the engine must not restart containers on its own.
+    let restart_policy = Some(DockerRestart {
+        name: Some(RestartPolicyNameEnum::NO),
+        maximum_retry_count: None,
+    });
+
+    // The first network (sorted, `default` first if present) is joined at create; the rest after.
+    let mut nets: Vec<(&String, &crate::stack::model::ServiceNetwork)> =
+        svc.networks.iter().collect();
+    nets.sort_by_key(|(k, _)| (k.as_str() != "default", k.to_string()));
+    let endpoint = |aliases: &Vec<String>| {
+        let mut all = vec![service.to_string()];
+        all.extend(aliases.iter().cloned());
+        EndpointSettings {
+            aliases: Some(all),
+            ..Default::default()
+        }
+    };
+    let mut endpoints = HashMap::new();
+    let mut extra_networks = Vec::new();
+    let mut network_mode = None;
+    for (i, (key, net)) in nets.iter().enumerate() {
+        let engine_name = stack.network_name(key);
+        if i == 0 {
+            network_mode = Some(engine_name.clone());
+            endpoints.insert(engine_name, endpoint(&net.aliases));
+        } else {
+            extra_networks.push((engine_name, endpoint(&net.aliases)));
+        }
+    }
+
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        cmd: svc.command.clone(),
+        entrypoint: svc.entrypoint.clone(),
+        env: Some(
+            svc.environment
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        ),
+        labels: Some(labels_map),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        healthcheck,
+        working_dir: svc.working_dir.clone(),
+        user: svc.user.clone(),
+        hostname: svc.hostname.clone(),
+        stop_signal: svc.stop_signal.clone(),
+        stop_timeout: svc
+            .stop_grace_period
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        tty: Some(svc.tty),
+        open_stdin: Some(svc.stdin_open),
+        host_config: Some(HostConfig {
+            port_bindings: (!bindings.is_empty()).then_some(bindings),
+            mounts: (!mounts.is_empty()).then_some(mounts),
+            tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+            restart_policy,
+            init: svc.init,
+            extra_hosts: (!svc.extra_hosts.is_empty()).then(|| svc.extra_hosts.clone()),
+            network_mode,
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(endpoints),
+        }),
+        ..Default::default()
+    };
+    ContainerSpec {
+        name: stack.container_name(service),
+        body,
+        extra_networks,
+    }
+}
+
+impl Engine {
+    /// Every container of a project, running or not.
+    pub async fn list_containers(&self, project: &str) -> Result<Vec<ContainerInfo>, EngineError> {
+        let mut filters = HashMap::new();
+        filters.insert("label".to_string(), vec![labels::project_filter(project)]);
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let list = self
+            .docker()
+            .list_containers(Some(options))
+            .await
+            .map_err(EngineError::api("listing containers"))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                let service = labels.get(labels::SERVICE)?.clone();
+                Some(ContainerInfo {
+                    id: c.id?,
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .unwrap_or_default(),
+                    config_hash: labels.get(labels::CONFIG_HASH).cloned().unwrap_or_default(),
+                    service,
+                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                    status: c.status.unwrap_or_default(),
+                    labels,
+                    created: c.created.unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    /// Create a container (and join its extra networks). Returns its id.
+    pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let options = CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            ..Default::default()
+        };
+        let created = self
+            .docker()
+            .create_container(Some(options), spec.body.clone())
+            .await
+            .map_err(EngineError::api(format!(
+                "creating container {}",
+                spec.name
+            )))?;
+        for (network, endpoint) in &spec.extra_networks {
+            let request = bollard::models::NetworkConnectRequest {
+                container: created.id.clone(),
+                endpoint_config: Some(endpoint.clone()),
+            };
+            self.docker()
+                .connect_network(network, request)
+                .await
+                .map_err(EngineError::api(format!(
+                    "connecting {} to network {network}",
+                    spec.name
+                )))?;
+        }
+        Ok(created.id)
+    }
+
+    pub async fn start_container(&self, id: &str) -> Result<(), EngineError> {
+        match self
+            .docker()
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_304(&e) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("starting container {id}"))(e)),
+        }
+    }
+
+    /// Stop with a grace period (seconds); a container already stopped or gone is fine.
+    pub async fn stop_container(
+        &self,
+        id: &str,
+        grace_secs: Option<i32>,
+    ) -> Result<(), EngineError> {
+        let options = StopContainerOptions {
+            t: grace_secs,
+            ..Default::default()
+        };
+        match self.docker().stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_304(&e) || is_404(&e) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("stopping container {id}"))(e)),
+        }
+    }
+
+    /// Remove a container (forcefully: it may be running). Anonymous volumes are removed with it,
+    /// named volumes never are.
+    pub async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker().remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_404(&e) => Ok(()),
+            // 409: removal already in progress.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("removing container {id}"))(e)),
+        }
+    }
+
+    pub async fn inspect_container(
+        &self,
+        id: &str,
+    ) -> Result<ContainerInspectResponse, EngineError> {
+        self.docker()
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(EngineError::api(format!("inspecting container {id}")))
+    }
+
+    /// Wait until the container is not running and return its exit code.
+    pub async fn wait_exit(&self, id: &str) -> Result<i64, EngineError> {
+        let options = WaitContainerOptions {
+            condition: "not-running".to_string(),
+        };
+        let mut stream = self.docker().wait_container(id, Some(options));
+        match stream.next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(EngineError::api(format!("waiting for container {id}"))(e)),
+            None => {
+                let inspect = self.inspect_container(id).await?;
+                Ok(inspect.state.and_then(|s| s.exit_code).unwrap_or(-1))
+            }
+        }
+    }
+}
