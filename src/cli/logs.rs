@@ -1,0 +1,157 @@
+//! `novadev logs [SERVICE…] [-f] [--tail N] [--since DUR] [--timestamps] [--grep RE]`: through
+//! the daemon when one runs, else straight from Docker.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, stream};
+use regex::Regex;
+
+use super::output::{DIM, paint, service_style};
+use super::{CmdResult, Failure, Global, project_name};
+use crate::client::Client;
+use crate::engine::Engine;
+use crate::engine::logs::{LogLine, LogQuery};
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Services to show; default all.
+    pub services: Vec<String>,
+    /// Keep following new lines.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only the last N lines of each service.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub tail: Option<u64>,
+    /// Only lines newer than this: a duration (`5m`, `1h30m`), an RFC 3339 time or Unix seconds.
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<i64>,
+    /// Show Docker's timestamp of each line.
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Only lines matching this regular expression.
+    #[arg(long, value_name = "RE")]
+    pub grep: Option<Regex>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--since` as Unix seconds.
+pub fn parse_since(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = s.parse::<i64>() {
+        return Ok(secs);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp());
+    }
+    let ago = crate::stack::parse_duration(s).map_err(|e| {
+        format!("`{s}` is neither a duration (5m), an RFC 3339 time nor Unix seconds: {e}")
+    })?;
+    let now = chrono::Utc::now().timestamp();
+    Ok(now - i64::try_from(ago.as_secs()).unwrap_or(i64::MAX / 2))
+}
+
+pub async fn run(global: &Global, args: LogsArgs) -> CmdResult {
+    let (project, loaded) = project_name(global)?;
+    if let Some(loaded) = &loaded {
+        for s in &args.services {
+            if !loaded.stack.services.contains_key(s) {
+                return Err(Failure::bad_input(format!(
+                    "no service `{s}` in project `{project}`"
+                )));
+            }
+        }
+    }
+    let query = LogQuery {
+        follow: args.follow,
+        tail: args.tail,
+        since: args.since,
+    };
+    let lines: BoxStream<'static, LogLine> = match Client::connect(&project).await {
+        Some((client, _)) => {
+            let mut path = format!(
+                "/v1/logs?services={}&follow={}",
+                args.services.join(","),
+                args.follow
+            );
+            if let Some(n) = args.tail {
+                path.push_str(&format!("&tail={n}"));
+            }
+            if let Some(s) = args.since {
+                path.push_str(&format!("&since={s}"));
+            }
+            client
+                .sse::<()>(&path, None)
+                .await?
+                .filter_map(|m| async move {
+                    let m = m.ok()?;
+                    (m.event == "log")
+                        .then(|| serde_json::from_str::<LogLine>(&m.data).ok())
+                        .flatten()
+                })
+                .boxed()
+        }
+        None => {
+            let engine = Engine::connect().await?;
+            let containers = engine.list_containers(&project).await?;
+            if containers.is_empty() {
+                return Err(Failure::runtime(format!(
+                    "project `{project}` has no containers (run `novadev up` first)"
+                )));
+            }
+            let streams: Vec<_> = containers
+                .iter()
+                .filter(|c| args.services.is_empty() || args.services.contains(&c.service))
+                .map(|c| engine.log_lines(&c.id, &c.service, &query).boxed())
+                .collect();
+            stream::select_all(streams).boxed()
+        }
+    };
+    let width = args
+        .services
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max(
+            loaded
+                .as_ref()
+                .map(|l| l.stack.services.keys().map(String::len).max().unwrap_or(0))
+                .unwrap_or(0),
+        );
+    let keep = |line: &LogLine| args.grep.as_ref().is_none_or(|re| re.is_match(&line.text));
+    if args.follow {
+        let mut lines = lines;
+        while let Some(line) = lines.next().await {
+            if keep(&line) {
+                print_line(&line, &args, width);
+            }
+        }
+    } else {
+        // Without follow, show the services' histories interleaved by time.
+        let mut all: Vec<LogLine> = lines.collect().await;
+        all.sort_by(|a, b| a.time.cmp(&b.time));
+        for line in all.iter().filter(|l| keep(l)) {
+            print_line(line, &args, width);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_line(line: &LogLine, args: &LogsArgs, width: usize) {
+    if args.json {
+        println!("{}", serde_json::to_string(line).unwrap_or_default());
+        return;
+    }
+    let prefix = paint(
+        service_style(&line.service),
+        format!("{:<width$} |", line.service),
+    );
+    if args.timestamps {
+        anstream::println!("{prefix} {} {}", paint(DIM, &line.time), line.text);
+    } else {
+        anstream::println!("{prefix} {}", line.text);
+    }
+}

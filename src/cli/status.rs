@@ -1,0 +1,148 @@
+//! `novadev status`: the full-screen TUI (`crate::tui`) when stdout is a terminal; else, and with
+//! `--plain` / `--json`, the services and their state printed once — from the daemon when one
+//! runs, else from Docker's labels alone.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::output::{self, DIM, paint, phase_style};
+use super::{CmdResult, Failure, Global, project_name};
+use crate::client::Client;
+use crate::daemon::api::StatusResponse;
+use crate::engine::Engine;
+use crate::orchestrator::status::{ServiceStatus, now_ms};
+use crate::orchestrator::{status_from_container, tier_of};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// One-shot table (the default when stdout is not a terminal).
+    #[arg(long, conflicts_with = "json")]
+    pub plain: bool,
+    /// Machine-readable state.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusJson {
+    project: String,
+    daemon: Option<crate::daemon::api::Info>,
+    services: Vec<ServiceStatus>,
+}
+
+pub async fn run(global: &Global, args: StatusArgs) -> CmdResult {
+    let (project, loaded) = project_name(global)?;
+    if !args.plain && !args.json && crate::tui::wanted() {
+        return tui(project, loaded).await;
+    }
+    let (daemon, services) = match Client::connect(&project).await {
+        Some((client, _)) => {
+            let status: StatusResponse = client.get("/v1/status").await?;
+            (Some(status.info), status.services)
+        }
+        None => {
+            let engine = Engine::connect().await?;
+            let containers = engine.list_containers(&project).await?;
+            let mut names: Vec<String> = loaded
+                .as_ref()
+                .map(|l| l.stack.services.keys().cloned().collect())
+                .unwrap_or_default();
+            for c in &containers {
+                if !names.contains(&c.service) {
+                    names.push(c.service.clone());
+                }
+            }
+            names.sort();
+            let services = names
+                .iter()
+                .map(|name| {
+                    let mut s =
+                        status_from_container(name, containers.iter().find(|c| &c.service == name));
+                    s.tier = loaded.as_ref().and_then(|l| tier_of(&l.stack, name));
+                    s
+                })
+                .collect();
+            (None, services)
+        }
+    };
+    if args.json {
+        let out = StatusJson {
+            project,
+            daemon,
+            services,
+        };
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    match &daemon {
+        Some(info) => anstream::println!(
+            "project {} · daemon pid {} up {} · engine {}",
+            project,
+            info.pid,
+            output::human_ms(now_ms().saturating_sub(info.started_ms)),
+            info.engine_version
+        ),
+        None => anstream::println!(
+            "project {} · {}",
+            project,
+            paint(DIM, "no daemon running (state from Docker)")
+        ),
+    }
+    let rows: Vec<Vec<String>> = services
+        .iter()
+        .map(|s| {
+            vec![
+                s.service.clone(),
+                paint(phase_style(s.phase), s.phase),
+                s.ports_text(),
+                s.restarts.to_string(),
+                s.container_name.clone().unwrap_or_default(),
+                s.detail
+                    .as_deref()
+                    .and_then(|d| d.lines().next())
+                    .unwrap_or("")
+                    .to_string(),
+            ]
+        })
+        .collect();
+    anstream::print!(
+        "{}",
+        output::table(
+            &[
+                "SERVICE",
+                "STATE",
+                "PORTS",
+                "RESTARTS",
+                "CONTAINER",
+                "DETAIL"
+            ],
+            &rows
+        )
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The TUI needs a daemon: its state and logs come from the daemon's streams. Without one, say
+/// how to start it rather than show a screen that can never fill.
+async fn tui(project: String, loaded: Option<crate::stack::Loaded>) -> CmdResult {
+    let Some((client, info)) = Client::connect(&project).await else {
+        return Err(Failure::runtime(format!(
+            "no daemon runs for project {project}; start it with `novadev up` (`novadev status --plain` shows what Docker has)"
+        )));
+    };
+    let tiers = loaded
+        .map(|l| {
+            l.stack
+                .novadev
+                .tiers
+                .into_iter()
+                .map(|(tier, _)| tier)
+                .collect()
+        })
+        .unwrap_or_default();
+    crate::tui::run(project, client, info, tiers)
+        .await
+        .map_err(|e| Failure::runtime(format!("terminal: {e}")))
+}

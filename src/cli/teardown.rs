@@ -1,0 +1,139 @@
+//! `novadev down` and `novadev cleanup`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::output::{DIM, GREEN, paint};
+use super::{CmdResult, Failure, Global, project_name};
+use crate::client::{Client, wait_gone};
+use crate::daemon::api::DownRequest;
+use crate::engine::Engine;
+use crate::orchestrator::status::StatusBoard;
+use crate::orchestrator::{DownReport, Orchestrator, Teardown};
+use crate::paths::ProjectPaths;
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Print what was removed as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Also remove the project's volumes (their data is lost). Images novadev built for the
+    /// project are always removed.
+    #[arg(long)]
+    pub volumes: bool,
+    /// Don't ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print what was removed as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn down(global: &Global, args: DownArgs) -> CmdResult {
+    let (project, loaded) = project_name(global)?;
+    let report = match Client::connect(&project).await {
+        Some((client, _)) => {
+            let report: DownReport = client
+                .post("/v1/down", &DownRequest { volumes: false })
+                .await?;
+            wait_gone(&ProjectPaths::for_project(&project).socket).await;
+            report
+        }
+        None => {
+            let engine = Engine::connect().await?;
+            let orchestrator = Orchestrator::new(engine, std::sync::Arc::new(StatusBoard::new()));
+            orchestrator
+                .down(
+                    &project,
+                    loaded.as_ref().map(|l| &l.stack),
+                    Teardown::default(),
+                )
+                .await?
+        }
+    };
+    print_report(&project, &report, args.json, "stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn cleanup(global: &Global, args: CleanupArgs) -> CmdResult {
+    let (project, loaded) = project_name(global)?;
+    if !args.yes && !confirm(&project, args.volumes)? {
+        anstream::println!("nothing removed");
+        return Ok(ExitCode::from(1));
+    }
+    if let Some((client, _)) = Client::connect(&project).await {
+        let _ = client.post::<_, ()>("/v1/shutdown", &()).await;
+        wait_gone(&ProjectPaths::for_project(&project).socket).await;
+    }
+    let engine = Engine::connect().await?;
+    let orchestrator = Orchestrator::new(engine, std::sync::Arc::new(StatusBoard::new()));
+    let report = orchestrator
+        .down(
+            &project,
+            loaded.as_ref().map(|l| &l.stack),
+            Teardown {
+                volumes: args.volumes,
+                images: true,
+            },
+        )
+        .await?;
+    print_report(&project, &report, args.json, "removed");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn confirm(project: &str, volumes: bool) -> Result<bool, Failure> {
+    let what = if volumes {
+        "containers, networks and volumes (data is lost)"
+    } else {
+        "containers and networks"
+    };
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::bad_input(format!(
+            "cleanup would remove every {what} of project `{project}`; there is no terminal to ask, so pass --yes"
+        )));
+    }
+    print!("Remove every {what} of project `{project}`? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::runtime(format!("reading the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+fn print_report(project: &str, report: &DownReport, json: bool, verb: &str) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+        return;
+    }
+    for c in &report.containers {
+        anstream::println!("  {} container {c}", paint(DIM, "removed"));
+    }
+    for n in &report.networks {
+        anstream::println!("  {} network {n}", paint(DIM, "removed"));
+    }
+    for v in &report.volumes {
+        anstream::println!("  {} volume {v}", paint(DIM, "removed"));
+    }
+    for i in &report.images {
+        anstream::println!("  {} image {i}", paint(DIM, "removed"));
+    }
+    anstream::println!(
+        "{} project {project} {verb}: {} container(s), {} network(s), {} volume(s), {} image(s)",
+        paint(GREEN, "✓"),
+        report.containers.len(),
+        report.networks.len(),
+        report.volumes.len(),
+        report.images.len()
+    );
+}

@@ -1,0 +1,336 @@
+//! `novadev up`: check prerequisites, hand the resolved stack to the project's daemon, and show
+//! its progress until every service asked for is ready (or failed).
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use futures_util::StreamExt;
+
+use super::output::{self, BOLD, CYAN, DIM, GREEN, RED, paint, phase_style};
+use super::{CmdResult, Failure, Global, load_stack};
+use crate::client::ensure_daemon;
+use crate::daemon::api::{ApiError, UpRequest};
+use crate::engine::Engine;
+use crate::orchestrator::status::{Event, Phase, ServiceStatus};
+use crate::orchestrator::{UpOptions, UpReport};
+use crate::stack::model::Stack;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Services to bring up (with what they depend on); default all.
+    pub services: Vec<String>,
+    /// Give up when not everything is ready after this long (e.g. 90s, 5m).
+    #[arg(long, default_value = "5m", value_parser = parse_wait, overrides_with = "wait_timeout")]
+    pub wait_timeout: Duration,
+    /// Rebuild images of services with `build:` even when they exist.
+    #[arg(long)]
+    pub build: bool,
+    /// Print the final report as JSON (no progress lines).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_wait(s: &str) -> Result<Duration, String> {
+    crate::stack::parse_duration(s)
+}
+
+pub async fn run(global: &Global, args: UpArgs) -> CmdResult {
+    let loaded = load_stack(global)?;
+    let stack = loaded.stack;
+    for s in &args.services {
+        if !stack.services.contains_key(s) {
+            let known: Vec<&str> = stack.services.keys().map(String::as_str).collect();
+            return Err(Failure::bad_input(format!(
+                "no service `{s}` in the stack (services: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    let engine = Engine::connect().await?;
+    super::prereq::check(&engine, &stack, &args.services, args.json).await?;
+
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::runtime(format!("cannot find the novadev executable: {e}")))?;
+    let client = ensure_daemon(&stack.name, &exe).await?;
+    if !args.json {
+        anstream::println!(
+            "\n{} project {} · {}",
+            paint(BOLD, "Bringing up"),
+            paint(BOLD, &stack.name),
+            stack
+                .files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    let mut tiers = TierProgress::new(&stack, &args.services);
+    let request = UpRequest {
+        stack: stack.clone(),
+        options: UpOptions {
+            services: args.services.clone(),
+            wait_timeout: args.wait_timeout,
+            build: args.build,
+        },
+    };
+    let mut stream = Box::pin(client.sse("/v1/up", Some(&request)).await?);
+    let started = Instant::now();
+    let mut last_phase: HashMap<String, Phase> = HashMap::new();
+    let mut report: Option<UpReport> = None;
+    while let Some(message) = stream.next().await {
+        let message = message?;
+        match message.event.as_str() {
+            "event" => {
+                if args.json {
+                    continue;
+                }
+                match serde_json::from_str::<Event>(&message.data) {
+                    Ok(Event::Service { status, .. }) => {
+                        if status.phase != Phase::Pending
+                            && last_phase.get(&status.service) != Some(&status.phase)
+                        {
+                            last_phase.insert(status.service.clone(), status.phase);
+                            print_progress(started.elapsed(), &status);
+                            if let Some(line) = tiers.observe(&status, started.elapsed()) {
+                                anstream::println!("{line}");
+                            }
+                        }
+                    }
+                    Ok(Event::Message { text, .. }) => {
+                        anstream::println!(
+                            "{} {}",
+                            paint(DIM, format!("[{:>6.2}s]", started.elapsed().as_secs_f64())),
+                            paint(DIM, text)
+                        );
+                    }
+                    // Build output goes to the service's log (`novadev logs`), not here.
+                    Ok(Event::Output { .. }) => {}
+                    Err(e) => tracing::debug!(error = %e, "unreadable event"),
+                }
+            }
+            "done" => {
+                report = Some(
+                    serde_json::from_str(&message.data)
+                        .map_err(|e| Failure::runtime(format!("unreadable report: {e}")))?,
+                );
+                break;
+            }
+            "error" => {
+                let err: ApiError = serde_json::from_str(&message.data).unwrap_or(ApiError {
+                    error: message.data.clone(),
+                });
+                return Err(Failure::runtime(err.error));
+            }
+            _ => {}
+        }
+    }
+    let Some(report) = report else {
+        return Err(Failure::runtime(
+            "the daemon stopped before `up` finished (see its log: novadev -v up, or the daemon.log in the state dir)",
+        ));
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print_summary(&stack, &report);
+        anstream::println!("{}", super::ui::up_line(&client, &stack.name).await);
+        if report.ok {
+            let info =
+                crate::connection::connection_info(&stack, &report.services, &invocation(global));
+            print_connection_info(&info);
+        }
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_progress(elapsed: Duration, status: &ServiceStatus) {
+    let detail = status
+        .detail
+        .as_deref()
+        .and_then(|d| d.lines().next())
+        .unwrap_or("");
+    anstream::println!(
+        "{} {:<24} {:<10} {}",
+        paint(DIM, format!("[{:>6.2}s]", elapsed.as_secs_f64())),
+        status.service,
+        paint(phase_style(status.phase), status.phase),
+        paint(DIM, detail)
+    );
+}
+
+fn print_summary(stack: &Stack, report: &UpReport) {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (tier, members) in tier_groups(stack) {
+        let mut first = true;
+        for s in report
+            .services
+            .iter()
+            .filter(|s| members.contains(&s.service))
+        {
+            rows.push(vec![
+                if first { tier.clone() } else { String::new() },
+                s.service.clone(),
+                paint(phase_style(s.phase), s.phase),
+                s.ports_text(),
+                s.taken
+                    .map(|t| format!("{t:?}").to_lowercase())
+                    .unwrap_or_default(),
+            ]);
+            first = false;
+        }
+    }
+    anstream::println!();
+    anstream::print!(
+        "{}",
+        output::table(&["TIER", "SERVICE", "STATE", "PORTS", "CONTAINER"], &rows)
+    );
+    for s in report.services.iter().filter(|s| !s.phase.is_good()) {
+        if let Some(detail) = &s.detail {
+            anstream::println!("\n{} {}:", paint(RED, "✗"), paint(BOLD, &s.service));
+            // A dependent's detail repeats its dependency's log; the cause is shown once, there.
+            let lines = if detail.starts_with("dependency `") {
+                1
+            } else {
+                usize::MAX
+            };
+            for line in detail.lines().take(lines) {
+                anstream::println!("    {line}");
+            }
+        }
+    }
+    let elapsed = output::human_ms(report.elapsed_ms);
+    if report.ok {
+        anstream::println!("\n{} in {elapsed}", paint(GREEN, "all ready"));
+    } else {
+        let failed = report
+            .services
+            .iter()
+            .filter(|s| !s.phase.is_good())
+            .count();
+        anstream::println!(
+            "\n{} {failed} service{} not ready after {elapsed}",
+            paint(RED, "✗"),
+            if failed == 1 { "" } else { "s" }
+        );
+    }
+}
+
+/// Services grouped for display: the stack's tiers in order, then the rest as "Other" (or as
+/// "Services" when the stack names no tiers).
+fn tier_groups(stack: &Stack) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = stack.novadev.tiers.clone();
+    let named: Vec<&String> = groups.iter().flat_map(|(_, m)| m.iter()).collect();
+    let rest: Vec<String> = stack
+        .services
+        .keys()
+        .filter(|s| !named.contains(s))
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        let title = if groups.is_empty() {
+            "Services"
+        } else {
+            "Other"
+        };
+        groups.push((title.to_string(), rest));
+    }
+    groups
+}
+
+/// Says once per tier when all of its services asked for are up.
+struct TierProgress {
+    tiers: Vec<(String, Vec<String>, bool)>,
+    good: std::collections::HashSet<String>,
+}
+
+impl TierProgress {
+    fn new(stack: &Stack, asked: &[String]) -> TierProgress {
+        let selected: Option<std::collections::BTreeSet<String>> = if asked.is_empty() {
+            None
+        } else {
+            crate::graph::Graph::build(stack)
+                .ok()
+                .and_then(|g| g.closure(asked).ok())
+        };
+        let tiers = tier_groups(stack)
+            .into_iter()
+            .map(|(t, members)| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .filter(|m| selected.as_ref().is_none_or(|sel| sel.contains(m)))
+                    .collect();
+                (t, members, false)
+            })
+            .filter(|(_, m, _)| !m.is_empty())
+            .collect();
+        TierProgress {
+            tiers,
+            good: Default::default(),
+        }
+    }
+
+    fn observe(&mut self, status: &ServiceStatus, elapsed: Duration) -> Option<String> {
+        if status.phase.is_good() {
+            self.good.insert(status.service.clone());
+        } else {
+            self.good.remove(&status.service);
+        }
+        for (tier, members, announced) in &mut self.tiers {
+            if !*announced && members.iter().all(|m| self.good.contains(m)) {
+                *announced = true;
+                return Some(format!(
+                    "{} {} {} ready ({} service{}, {:.1}s)",
+                    paint(DIM, format!("[{:>6.2}s]", elapsed.as_secs_f64())),
+                    paint(GREEN, "✓"),
+                    paint(BOLD, tier),
+                    members.len(),
+                    if members.len() == 1 { "" } else { "s" },
+                    elapsed.as_secs_f64()
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// How the user calls novadev for this stack, for the example commands.
+fn invocation(global: &Global) -> String {
+    let mut cmd = String::from("novadev");
+    for f in &global.files {
+        cmd.push_str(&format!(" -f {}", f.display()));
+    }
+    if let Some(p) = &global.project_name {
+        cmd.push_str(&format!(" -p {p}"));
+    }
+    cmd
+}
+
+/// The connection info and common commands blocks (text shared with the daemon and the TUI),
+/// headings in bold, section titles in cyan, the commands' comments dimmed.
+fn print_connection_info(info: &crate::connection::ConnectionInfo) {
+    anstream::println!();
+    for line in crate::connection::render_text(info).lines() {
+        let indent = line.len() - line.trim_start().len();
+        if line.is_empty() {
+            anstream::println!();
+        } else if indent == 0 {
+            anstream::println!("{}", paint(BOLD, line));
+        } else if indent == 2 && !line.trim_start().starts_with("novadev") {
+            anstream::println!("  {}", paint(CYAN, line.trim_start()));
+        } else if let Some((command, what)) = line.split_once("  # ") {
+            anstream::println!("{command}  {}", paint(DIM, format!("# {what}")));
+        } else {
+            anstream::println!("{line}");
+        }
+    }
+}
