@@ -1,0 +1,81 @@
+//! The help overlay (`?`): every key.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+
+use super::centered;
+
+/// (keys, what they do); an empty pair is a blank line.
+pub const KEYS: [(&str, &str); 16] = [
+    ("↑ ↓  k j", "select a service"),
+    ("Enter", "logs: selected service ↔ all services"),
+    ("r", "rebuild the selected service"),
+    ("R", "restart it"),
+    ("s", "stop it, or start it when stopped"),
+    ("c", "connection info"),
+    ("", ""),
+    ("/", "filter logs (regex; neighbours shown)"),
+    ("e  E", "next / previous error line"),
+    ("PgUp PgDn  wheel", "scroll the logs"),
+    ("g  Home", "oldest line"),
+    ("G  End  f", "follow the newest line"),
+    ("Esc", "clear highlight, then filter"),
+    ("", ""),
+    ("?", "this help"),
+    ("q  Ctrl-C", "quit (the daemon keeps running)"),
+];
+
+pub fn render(frame: &mut Frame, area: Rect) {
+    let key_width = KEYS
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(key, what)| {
+            Line::from(vec![
+                Span::styled(
+                    format!(" {key:<key_width$}  "),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    let width = KEYS
+        .iter()
+        .map(|(_, w)| w.chars().count())
+        .max()
+        .unwrap_or(0)
+        + key_width
+        + 6;
+    let height = lines.len() + 2;
+    let popup = centered(
+        area,
+        u16::try_from(width).unwrap_or(u16::MAX),
+        u16::try_from(height).unwrap_or(u16::MAX),
+    );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" keys · Esc closes ")),
+        popup,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::ui::testing::screen;
+
+    #[test]
+    fn help_lists_every_key() {
+        insta::assert_snapshot!(screen(64, 20, |f| {
+            let area = f.area();
+            render(f, area)
+        }));
+    }
+}
