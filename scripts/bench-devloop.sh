@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Benchmark (prints figures; not a test): the dev loop on a Rust service of stacks/nova.
+#
+#   1. novadev's host-build path: a one-line change in social-service -> the new container ready,
+#      and the file event -> rebuild start latency;
+#   2. the floor: the cargo incremental build alone plus a container restart to ready;
+#   3. docker-compose up -d --build SERVICE, where a registry can provide rust:1-bookworm;
+#   4. a storm of 10,000 new files in the service's tree: how many rebuilds, how long to settle.
+#
+# It brings the Nova stack up under the project name `nvdevloop` (services on their usual ports;
+# nothing else may hold them) and restores the edited source on exit.
+# Usage: scripts/bench-devloop.sh [ROUNDS]   (default 3)
+set -euo pipefail
+cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.."
+
+rounds=${1:-3}
+project=nvdevloop
+service=social-service
+src=stacks/nova/services/$service/src/main.rs
+storm=stacks/nova/services/$service/src/storm
+export NOVADEV_STATE_DIR=${NOVADEV_STATE_DIR:-/tmp/novadev-bench-state}
+export NO_COLOR=1
+
+scripts/ensure-docker.sh
+scripts/images.sh >/dev/null
+cargo build --release --quiet
+nd() { target/release/novadev -p "$project" "$@"; }
+
+backup=$(mktemp)
+cp "$src" "$backup"
+restore() {
+    cp "$backup" "$src"
+    rm -rf "$storm" "$backup"
+    nd cleanup --yes --volumes >/dev/null 2>&1 || true
+}
+trap restore EXIT
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+field() { # field SERVICE KEY -> a value from `status --json`
+    nd status --json | python3 -c "import json,sys; d=json.load(sys.stdin); s=[x for x in d['services'] if x['service']=='$1']; print(s[0].get('$2') if s else '')"
+}
+
+echo "bringing the Nova stack up (first run compiles the services)..." >&2
+nd up --wait-timeout 30m >/dev/null
+
+declare -a nd_ready nd_event floor_cargo floor_restart
+for ((i = 1; i <= rounds; i++)); do
+    # 1. novadev: edit, then wait for a new container that is ready.
+    old_id=$(field "$service" container_id)
+    builds=$(field "$service" builds)
+    t0=$(now)
+    # A line that changes the binary (a comment would compile to the same artifact, and novadev
+    # rightly keeps the running container then).
+    printf '\n#[used]\nstatic NOVADEV_BENCH_EDIT_%s: [u8; 20] = *b"%-20.20s";\n' "$i" "bench $t0" >> "$src"
+    t_build=""
+    deadline=$((SECONDS + 600))
+    while :; do
+        [ $SECONDS -lt $deadline ] || { echo "no new ready container within 10 minutes" >&2; exit 1; }
+        phase=$(field "$service" phase)
+        if [ -z "$t_build" ] && [ "$(field "$service" builds)" != "$builds" ]; then t_build=$(now); fi
+        id=$(field "$service" container_id)
+        if [ "$id" != "$old_id" ] && [ "$phase" = ready ]; then break; fi
+        if [ "$phase" = build_failed ]; then echo "build failed" >&2; exit 1; fi
+        sleep 0.05
+    done
+    t1=$(now)
+    nd_ready+=("$(elapsed "$t0" "$t1")")
+    nd_event+=("$(elapsed "$t0" "${t_build:-$t1}")")
+
+    # 2. The floor: the same kind of edit, cargo alone, then a restart to ready.
+    printf '#[used]\nstatic NOVADEV_FLOOR_EDIT_%s: [u8; 20] = *b"%-20.20s";\n' "$i" "floor $(now)" >> "$src"
+    t0=$(now)
+    (cd stacks/nova/services && cargo build --release --quiet -p "$service")
+    t1=$(now)
+    floor_cargo+=("$(elapsed "$t0" "$t1")")
+    t0=$(now)
+    nd restart "$service" >/dev/null
+    t1=$(now)
+    floor_restart+=("$(elapsed "$t0" "$t1")")
+    # Let the watcher's rebuild of the floor edit settle before the next round.
+    sleep 3
+    deadline=$((SECONDS + 600))
+    while [ "$(field "$service" phase)" != ready ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    echo "round $i: novadev edit->ready ${nd_ready[-1]}s (event->build ${nd_event[-1]}s) · floor cargo ${floor_cargo[-1]}s + restart ${floor_restart[-1]}s" >&2
+done
+
+# 4. The storm: 10,000 new files in the service's tree at once.
+builds=$(field "$service" builds)
+t0=$(now)
+python3 - "$storm" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(100):
+    os.makedirs(f"{root}/d{d}", exist_ok=True)
+    for f in range(100):
+        with open(f"{root}/d{d}/f{f}.txt", "w") as fh:
+            fh.write("storm\n")
+PY
+t_written=$(now)
+sleep 3
+while [ "$(field "$service" phase)" != ready ]; do sleep 0.1; done
+t_settled=$(now)
+storm_builds=$(( $(field "$service" builds) - builds ))
+
+m() { printf '%s\n' "$@" | median; }
+echo
+echo "bench-devloop: $service, one-line change -> new container ready (median of $rounds)"
+printf '  %-44s %8ss\n' "novadev (host build, recreate, readiness)" "$(m "${nd_ready[@]}")"
+printf '  %-44s %8ss\n' "  of which file event -> rebuild start" "$(m "${nd_event[@]}")"
+floor=$(awk -v a="$(m "${floor_cargo[@]}")" -v b="$(m "${floor_restart[@]}")" 'BEGIN { printf "%.3f", a + b }')
+printf '  %-44s %8ss  (cargo %ss + restart to ready %ss)\n' "floor" "$floor" "$(m "${floor_cargo[@]}")" "$(m "${floor_restart[@]}")"
+if docker image inspect rust:1-bookworm >/dev/null 2>&1; then
+    t0=$(now)
+    docker-compose -f stacks/nova/compose.yaml -p nvdevloop-dc up -d --build "$service" >/dev/null 2>&1 || true
+    t1=$(now)
+    printf '  %-44s %8ss\n' "docker-compose up -d --build $service" "$(elapsed "$t0" "$t1")"
+    docker-compose -f stacks/nova/compose.yaml -p nvdevloop-dc down -v >/dev/null 2>&1 || true
+else
+    printf '  %-44s %8s\n' "docker-compose up -d --build $service" "n/a: needs rust:1-bookworm, and no registry answers here"
+fi
+printf '  %-44s %8ss, %s rebuild(s) (files written in %ss)\n' "10,000-file storm -> settled" \
+    "$(elapsed "$t0" "$t_settled")" "$storm_builds" "$(elapsed "$t0" "$t_written")"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test suite, from a fresh machine: make sure Docker answers, build (or load from cache) the
+# offline stand-in images the integration tests run, then lint and run every test.
+# Usage: scripts/test.sh [extra cargo test args...]
+set -euo pipefail
+cd "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.."
+
+scripts/ensure-docker.sh
+scripts/images.sh
+# What the tests drive besides Docker: a Kafka client for the round trip, tmux for the TUI's
+# end-to-end test, headless Chromium and its driver for the web UI's.
+scripts/test-deps.sh
+scripts/tui-test-deps.sh
+scripts/browser-deps.sh
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "test.sh: error: cargo is not installed (install Rust with rustup first)" >&2
+    exit 1
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+echo "== the Nova services' own tests (stacks/nova/services)"
+(cd stacks/nova/services && cargo test --release --locked --workspace --quiet)
+echo "== cargo test"
+# Every target (the crate has no doc tests), then one closing line with the totals.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked --all-targets "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
