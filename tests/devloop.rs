@@ -1,0 +1,262 @@
+//! The dev loop against real files, real builds and real containers: the daemon watches the
+//! source tree after `up`, rebuilds what changed, and keeps serving through failed builds.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Project, host_port, http_get, wait_for};
+
+/// A "compiled" service: build.sh turns src/msg.txt into an executable Python server (the
+/// artifact) that serves the message; a message containing BROKEN fails the build like a compile
+/// error would.
+const SERVED: &str = r#"
+services:
+  web:
+    build: ./app
+    ports: ["8000"]
+    init: true
+    x-novadev:
+      host_build:
+        command: ["sh", "./build.sh"]
+        workdir: ./app
+        artifact: out/server
+        base_image: python:3.11-slim-bookworm
+"#;
+
+const BUILD_SH: &str = r#"set -e
+if grep -q BROKEN src/msg.txt; then
+  echo "   Compiling web v0.1.0"
+  echo "error[E0001]: BROKEN marker in src/msg.txt" >&2
+  echo " --> src/msg.txt:1:1" >&2
+  exit 101
+fi
+mkdir -p out
+msg=$(cat src/msg.txt)
+cat > out/server <<PY
+#!/usr/bin/env python3
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"$msg"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("0.0.0.0", 8000), H).serve_forever()
+PY
+chmod +x out/server
+"#;
+
+fn served_project(tag: &str) -> Project {
+    let p = Project::new(tag, SERVED);
+    p.write("app/build.sh", BUILD_SH);
+    p.write("app/Dockerfile", "FROM python:3.11-slim-bookworm\n");
+    p.write("app/.dockerignore", "out/\nnotes.log\n");
+    p.write("app/src/msg.txt", "v1");
+    p
+}
+
+/// Whether the current web container serves `expected` (false while it is being replaced).
+fn serves(p: &Project, expected: &str) -> bool {
+    let Some(c) = p
+        .containers()
+        .into_iter()
+        .find(|c| c.service == "web" && c.running)
+    else {
+        return false;
+    };
+    host_port(&c, 8000)
+        .and_then(|port| http_get(port, "/"))
+        .is_some_and(|b| b == expected)
+}
+
+fn builds(p: &Project) -> u64 {
+    p.status_of("web")["builds"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn edited_source_is_rebuilt_and_served_by_a_new_container() {
+    let p = served_project("edit");
+    p.up_ok(&[]);
+    wait_for("v1 served", Duration::from_secs(30), || {
+        serves(&p, "v1").then_some(())
+    });
+    let first = p.container("web").id;
+
+    p.write("app/src/msg.txt", "v2");
+    wait_for(
+        "v2 served after the rebuild",
+        Duration::from_secs(180),
+        || {
+            let c = p.containers().into_iter().find(|c| c.service == "web")?;
+            let body = host_port(&c, 8000).and_then(|port| http_get(port, "/"));
+            (c.id != first && body.is_some_and(|b| b == "v2")).then_some(())
+        },
+    );
+    let status = p.status_of("web");
+    assert_eq!(status["phase"], "ready", "{status}");
+    assert_eq!(status["last_build"]["ok"], true);
+}
+
+#[test]
+fn ignored_file_changes_rebuild_nothing() {
+    let p = served_project("ignored");
+    p.up_ok(&[]);
+    let before = builds(&p);
+    let id = p.container("web").id;
+    p.write("app/notes.log", "scratch");
+    p.write("app/src/.msg.txt.swp", "editor swap");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(builds(&p), before, "an ignored change must not build");
+    assert_eq!(p.container("web").id, id);
+}
+
+#[test]
+fn failed_build_keeps_the_old_container_serving_and_a_fix_recovers() {
+    let p = served_project("broken");
+    p.up_ok(&[]);
+    let id = p.container("web").id;
+    p.write("app/src/msg.txt", "BROKEN");
+    let status = wait_for("the failed build", Duration::from_secs(120), || {
+        let s = p.status_of("web");
+        (s["phase"] == "build_failed").then_some(s)
+    });
+    let detail = status["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("error[E0001]: BROKEN marker"), "{detail}");
+    assert_eq!(status["last_build"]["ok"], false);
+    assert_eq!(p.container("web").id, id, "the old container is kept");
+    assert!(serves(&p, "v1"), "and keeps serving");
+
+    p.write("app/src/msg.txt", "v3");
+    wait_for("recovery", Duration::from_secs(180), || {
+        let s = p.status_of("web");
+        (s["phase"] == "ready" && serves(&p, "v3")).then_some(())
+    });
+}
+
+#[test]
+fn a_burst_of_fifty_saves_builds_once() {
+    let p = served_project("burst");
+    p.up_ok(&[]);
+    let before = builds(&p);
+    for i in 0..50 {
+        p.write("app/src/msg.txt", &format!("burst-{i}"));
+        std::thread::sleep(Duration::from_millis(4));
+    }
+    wait_for(
+        "the burst's build to be served",
+        Duration::from_secs(180),
+        || serves(&p, "burst-49").then_some(()),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        builds(&p),
+        before + 1,
+        "fifty saves in ~200 ms: exactly one rebuild"
+    );
+}
+
+#[test]
+fn files_written_into_a_new_directory_trigger_a_rebuild() {
+    let p = served_project("newdir");
+    p.up_ok(&[]);
+    let before = builds(&p);
+    let dir = p.path().join("app/src/generated/deeper");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("extra.txt"), "written right after mkdir").expect("write");
+    wait_for("a rebuild", Duration::from_secs(120), || {
+        (builds(&p) > before).then_some(())
+    });
+}
+
+#[test]
+fn a_crashing_service_is_restarted_with_growing_delays() {
+    let p = Project::new(
+        "crashloop",
+        r#"
+services:
+  crasher:
+    image: debian:bookworm-slim
+    restart: always
+    volumes: ["./data:/data"]
+    command: ["sh", "-c", "date +%s.%N >> /data/starts; exit 3"]
+"#,
+    );
+    std::fs::create_dir_all(p.path().join("data")).expect("data dir");
+    // Started counts as ready for a service without a healthcheck (as in Compose); a container
+    // that dies within milliseconds may still be seen running, so `up` may report either way.
+    let run = p.novadev(&["up", "--wait-timeout", "30s"]);
+    assert!(
+        run.code == 0 || run.code == 1,
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let status = wait_for("the crash loop to show", Duration::from_secs(10), || {
+        let s = p.status_of("crasher");
+        (s["phase"] == "crash_loop").then_some(s)
+    });
+    assert!(status["next_retry_ms"].as_u64().is_some(), "{status}");
+    let starts = wait_for("four starts", Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(p.path().join("data/starts")).ok()?;
+        let times: Vec<f64> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        (times.len() >= 4).then_some(times)
+    });
+    let gaps: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps[0] >= 0.8, "first restart after ~1 s: {gaps:?}");
+    // Delays of 1 s, 2 s, 4 s plus the same start overhead each time: each gap grows by about
+    // the previous delay.
+    assert!(gaps[1] - gaps[0] > 0.6, "delays grow: {gaps:?}");
+    assert!(gaps[2] - gaps[1] > 1.4, "delays grow: {gaps:?}");
+    assert!(p.status_of("crasher")["restarts"].as_u64().unwrap_or(0) >= 3);
+}
+
+#[test]
+fn rebuild_command_builds_and_replaces_on_demand() {
+    let p = served_project("rebuildcmd");
+    p.up_ok(&[]);
+    let id = p.container("web").id;
+    std::fs::write(p.path().join("app/src/msg.txt"), "v9").expect("write");
+    // The watcher may pick this up too; either way the command returns once it is settled.
+    let run = p.novadev(&["rebuild", "web", "--json"]);
+    assert!(run.ok(), "{}\n{}", run.stdout, run.stderr);
+    wait_for("v9 served", Duration::from_secs(120), || {
+        serves(&p, "v9").then_some(())
+    });
+    assert_ne!(p.container("web").id, id);
+}
+
+#[test]
+fn a_container_stopped_on_purpose_is_not_restarted() {
+    let p = Project::new(
+        "stopped",
+        r#"
+services:
+  steady:
+    image: debian:bookworm-slim
+    init: true
+    restart: always
+    command: ["sleep", "infinity"]
+"#,
+    );
+    p.up_ok(&[]);
+    let id = p.container("steady").id;
+    common::docker(&["stop", &id]);
+    let status = wait_for("the stop to show", Duration::from_secs(10), || {
+        let s = p.status_of("steady");
+        (s["phase"] == "stopped").then_some(s)
+    });
+    assert!(
+        status["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("stopped outside novadev")
+    );
+    // Well past the first backoff delay: still stopped, as Docker's own policies would leave it.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !p.container("steady").running,
+        "restart: always must not undo a docker stop"
+    );
+}
