@@ -25,11 +25,12 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== the Nova services' own tests (stacks/nova/services)"
 (cd stacks/nova/services && cargo test --release --locked --workspace --quiet)
 echo "== cargo test"
-# Every target (the crate has no doc tests), then one closing line with the totals.
+# Every target (the crate has no doc tests), all of them even after a failure, then one closing
+# line with the totals.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --locked --all-targets "$@" 2>&1 | tee "$log"
+cargo test --locked --all-targets --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
