@@ -229,8 +229,7 @@ impl Entry {
     fn is_own_output(&self, path: &Path, is_dir: bool) -> bool {
         match &self.artifact {
             Some(artifact) => {
-                path == artifact
-                    || (is_dir && path != self.root && artifact.starts_with(path))
+                path == artifact || (is_dir && path != self.root && artifact.starts_with(path))
             }
             None => false,
         }
@@ -386,7 +385,10 @@ mod tests {
         assert!(plan.hits(&root.join("tool/out/bin"), true).is_empty());
         // Sources, and anything else in the output directory, still rebuild it.
         assert_eq!(plan.hits(&root.join("tool/src/main.rs"), false).len(), 1);
-        assert_eq!(plan.hits(&root.join("tool/out/bin/notes.txt"), false).len(), 1);
+        assert_eq!(
+            plan.hits(&root.join("tool/out/bin/notes.txt"), false).len(),
+            1
+        );
         assert_eq!(plan.hits(&root.join("tool/build.sh"), false).len(), 1);
     }
 }
