@@ -793,6 +793,14 @@ fn human(d: Duration) -> String {
 }
 
 /// One service's part of an `up`.
+/// What `prepare` made ready for the start.
+struct Prepared {
+    hash: String,
+    key_binds: Vec<(std::path::PathBuf, String)>,
+    /// The container created ahead of the start (the service had none).
+    created: Option<String>,
+}
+
 struct ServiceJob {
     engine: Engine,
     board: Arc<StatusBoard>,
@@ -819,22 +827,40 @@ impl ServiceJob {
     }
 
     async fn bring_up(&self) -> Result<(), String> {
-        let (dependency_touched, restart_requested) = self.wait_for_dependencies().await?;
         let svc = &self.stack.services[&self.name];
         let image = svc.image_ref(&self.stack.name);
-        let image_id = self.ensure_image(&image).await?;
-        let mut key_binds = Vec::new();
-        let mut fingerprints = String::new();
-        for key in &svc.novadev.keys {
-            let (dir, fingerprint) = crate::secrets::ensure_key_pair(
-                &crate::secrets::keys_dir(&self.stack.name),
-                &key.name,
-            )
-            .map_err(|e| e.to_string())?;
-            key_binds.push((dir, key.target.clone()));
-            fingerprints.push_str(&fingerprint);
-        }
-        let hash = plan::config_hash(&self.stack, svc, &format!("{image_id}{fingerprints}"));
+        // What does not depend on the dependencies is prepared while they come up, as Compose
+        // builds and creates before it starts: the image, the keys and, for a service with no
+        // container yet, the container itself. Only the start waits for the conditions.
+        let waits = self.wait_for_dependencies();
+        let prepare = self.prepare(&image);
+        tokio::pin!(waits, prepare);
+        let (deps, prepared) = tokio::select! {
+            prepared = &mut prepare => {
+                let prepared = prepared?;
+                if !self.deps.is_empty() {
+                    // A build or pull showed its own phase meanwhile: back to waiting.
+                    self.show_waiting();
+                }
+                (waits.await, prepared)
+            }
+            deps = &mut waits => (deps, prepare.await?),
+        };
+        let (dependency_touched, restart_requested) = match deps {
+            Ok(deps) => deps,
+            Err(why) => {
+                // Leave no container that never started behind.
+                if let Some(id) = &prepared.created {
+                    let _ = self.engine.remove_container(id).await;
+                }
+                return Err(why);
+            }
+        };
+        let Prepared {
+            hash,
+            key_binds,
+            created,
+        } = prepared;
 
         let exit_code = match &self.existing {
             Some(c) if c.state == "exited" && self.is_one_shot => self
@@ -853,6 +879,7 @@ impl ServiceJob {
             exit_code,
         };
         let action = plan::decide(self.existing.as_ref(), &hash, ctx);
+        debug_assert!(created.is_none() || action == Action::Create);
         tracing::debug!(service = %self.name, ?action, "reconcile");
 
         let (id, taken) = match action {
@@ -900,10 +927,13 @@ impl ServiceJob {
                     .map_err(|e| e.to_string())?;
                 (id, Taken::Restarted)
             }
-            Action::Create => (
-                self.create_and_start(&image, &hash, &key_binds).await?,
-                Taken::Created,
-            ),
+            Action::Create => {
+                let id = match created {
+                    Some(id) => id,
+                    None => self.create(&image, &hash, &key_binds).await?,
+                };
+                (self.start_created(id).await?, Taken::Created)
+            }
             Action::Recreate { old } => {
                 self.board.set(
                     &self.name,
@@ -921,10 +951,8 @@ impl ServiceJob {
                     .remove_container(&old)
                     .await
                     .map_err(|e| e.to_string())?;
-                (
-                    self.create_and_start(&image, &hash, &key_binds).await?,
-                    Taken::Recreated,
-                )
+                let id = self.create(&image, &hash, &key_binds).await?;
+                (self.start_created(id).await?, Taken::Recreated)
             }
         };
         let touched = taken != Taken::Kept;
@@ -996,16 +1024,7 @@ impl ServiceJob {
         if self.deps.is_empty() {
             return Ok((false, false));
         }
-        let names: Vec<String> = self
-            .deps
-            .iter()
-            .map(|(d, decl, _)| format!("{d} ({})", decl.condition))
-            .collect();
-        self.board.set(
-            &self.name,
-            Phase::Waiting,
-            Some(format!("waiting for {}", names.join(", "))),
-        );
+        self.show_waiting();
         let waits = self.deps.iter().map(|(dep, decl, rx)| {
             let mut rx = rx.clone();
             async move {
@@ -1030,6 +1049,57 @@ impl ServiceJob {
         Ok((touched, restart))
     }
 
+    fn show_waiting(&self) {
+        let names: Vec<String> = self
+            .deps
+            .iter()
+            .map(|(d, decl, _)| format!("{d} ({})", decl.condition))
+            .collect();
+        self.board.set(
+            &self.name,
+            Phase::Waiting,
+            Some(format!("waiting for {}", names.join(", "))),
+        );
+    }
+
+    /// Everything that can be done before the dependencies are there: the image (built, found or
+    /// pulled), the generated keys, the configuration hash and, when the service has no container
+    /// yet, a created (not started) container.
+    async fn prepare(&self, image: &str) -> Result<Prepared, String> {
+        let svc = &self.stack.services[&self.name];
+        let image_id = self.ensure_image(image).await?;
+        let mut key_binds = Vec::new();
+        let mut fingerprints = String::new();
+        for key in &svc.novadev.keys {
+            let (dir, fingerprint) = crate::secrets::ensure_key_pair(
+                &crate::secrets::keys_dir(&self.stack.name),
+                &key.name,
+            )
+            .map_err(|e| e.to_string())?;
+            key_binds.push((dir, key.target.clone()));
+            fingerprints.push_str(&fingerprint);
+        }
+        let hash = plan::config_hash(&self.stack, svc, &format!("{image_id}{fingerprints}"));
+        let created = match self.existing {
+            None => {
+                if self.deps.is_empty() {
+                    self.board.set(
+                        &self.name,
+                        Phase::Creating,
+                        Some("creating container".into()),
+                    );
+                }
+                Some(self.create(image, &hash, &key_binds).await?)
+            }
+            Some(_) => None,
+        };
+        Ok(Prepared {
+            hash,
+            key_binds,
+            created,
+        })
+    }
+
     /// The image to run, present locally: built, found, or pulled. Returns its id.
     async fn ensure_image(&self, image: &str) -> Result<String, String> {
         obtain_image(
@@ -1043,23 +1113,20 @@ impl ServiceJob {
         .await
     }
 
-    async fn create_and_start(
+    async fn create(
         &self,
         image: &str,
         hash: &str,
         key_binds: &[(std::path::PathBuf, String)],
     ) -> Result<String, String> {
-        self.board.set(
-            &self.name,
-            Phase::Creating,
-            Some("creating container".into()),
-        );
         let spec = spec_for(&self.stack, &self.name, image, hash, key_binds);
-        let id = self
-            .engine
+        self.engine
             .create_container(&spec)
             .await
-            .map_err(|e| explain_create_error(&self.name, e))?;
+            .map_err(|e| explain_create_error(&self.name, e))
+    }
+
+    async fn start_created(&self, id: String) -> Result<String, String> {
         self.board
             .set(&self.name, Phase::Starting, Some("starting".into()));
         if let Err(e) = self.engine.start_container(&id).await {
