@@ -191,8 +191,13 @@ impl Orchestrator {
             });
         }
 
-        self.ensure_resources(&stack, &selected).await?;
-        let existing = self.adopt_containers(&stack).await?;
+        // Networks and volumes, and what containers the project already has, are independent.
+        let (resources, existing) = tokio::join!(
+            self.ensure_resources(&stack, &selected),
+            self.adopt_containers(&stack)
+        );
+        resources?;
+        let existing = existing?;
 
         // One gate per selected service; dependents watch their dependencies' gates.
         let mut senders: HashMap<String, Arc<watch::Sender<Gate>>> = HashMap::new();
@@ -334,19 +339,20 @@ impl Orchestrator {
                 _ => None,
             })
             .collect();
-        let nets = join_all(
-            networks
-                .iter()
-                .map(|k| self.engine.ensure_network(stack, k)),
-        )
-        .await;
+        let (nets, vols) = tokio::join!(
+            join_all(
+                networks
+                    .iter()
+                    .map(|k| self.engine.ensure_network(stack, k)),
+            ),
+            join_all(volumes.iter().map(|k| self.engine.ensure_volume(stack, k)))
+        );
         for (key, result) in networks.iter().zip(nets) {
             if result? == Ensured::Created {
                 self.board
                     .message(format!("network {} created", stack.network_name(key)));
             }
         }
-        let vols = join_all(volumes.iter().map(|k| self.engine.ensure_volume(stack, k))).await;
         for (key, result) in volumes.iter().zip(vols) {
             if result? == Ensured::Created {
                 self.board
