@@ -201,8 +201,9 @@ pub fn first_error(lines: &[String]) -> Option<String> {
 }
 
 /// Build a service's artifact on the host (`x-novadev.host_build.command` in its workdir), then
-/// package it into a thin image `FROM base_image` with the artifact as entrypoint. Output lines
-/// go to `on_line`. Returns the image id.
+/// package it into a thin image: `base_image` plus one layer with the artifact, as entrypoint
+/// (a classic `FROM`/`COPY`/`ENTRYPOINT` build where the engine cannot load that layer). Output
+/// lines go to `on_line`. Returns the image id.
 pub async fn host_build(
     engine: &Engine,
     stack: &Stack,
@@ -285,15 +286,51 @@ pub async fn host_build(
         on_line("artifact unchanged; image is up to date");
         return Ok(id);
     }
+    let mut image_labels = HashMap::new();
+    image_labels.insert(labels::PROJECT.to_string(), stack.name.clone());
+    image_labels.insert(labels::SERVICE.to_string(), service.to_string());
+    image_labels.insert(ARTIFACT_LABEL.to_string(), sha);
+    let mtime = std::fs::metadata(&hb.artifact)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    // The fast way: the base image plus one layer with the binary, loaded as an archive.
+    let layered = engine
+        .add_layer(
+            service,
+            &hb.base_image,
+            &tag,
+            crate::engine::image_archive::File {
+                path: &hb.install_path,
+                data: &binary,
+                mode: 0o755,
+                mtime,
+            },
+            std::slice::from_ref(&hb.install_path),
+            &image_labels,
+        )
+        .await;
+    match layered {
+        Ok(id) => {
+            on_line(&format!(
+                "packaged {} into {tag} (FROM {}, one layer)",
+                hb.artifact.display(),
+                hb.base_image
+            ));
+            return Ok(id);
+        }
+        // An engine whose image store cannot load a partial archive: build it the classic way.
+        Err(e) => {
+            tracing::debug!(service, error = %e, "layer load failed; building the thin image");
+            on_line(&format!("{e}; building the thin image instead"));
+        }
+    }
     let tar = thin_image_context(hb, &binary).map_err(|source| BuildError::Context {
         service: service.to_string(),
         path: hb.artifact.clone(),
         source,
     })?;
-    let mut image_labels = HashMap::new();
-    image_labels.insert(labels::PROJECT.to_string(), stack.name.clone());
-    image_labels.insert(labels::SERVICE.to_string(), service.to_string());
-    image_labels.insert(ARTIFACT_LABEL.to_string(), sha);
     let id = engine
         .build_image(
             service,

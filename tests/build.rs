@@ -89,6 +89,33 @@ fn host_build_packages_the_artifact_into_a_thin_image_and_mounts_generated_keys(
     );
     let entrypoint = &p.container("tool").raw["Config"]["Entrypoint"];
     assert_eq!(entrypoint[0], "/usr/local/bin/tool");
+    let image: serde_json::Value = serde_json::from_str(&common::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config}}",
+        &format!("{}-tool", p.name),
+    ]))
+    .expect("image config");
+    assert_eq!(image["Entrypoint"][0], "/usr/local/bin/tool");
+    assert!(
+        image["Cmd"].is_null(),
+        "the base's CMD is not kept: {image}"
+    );
+    assert_eq!(image["Labels"]["dev.novadev.service"], "tool", "{image}");
+    // Loaded as the base plus one layer, not built: a classic build leaves a parent image.
+    let parent = common::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Parent}}",
+        &format!("{}-tool", p.name),
+    ]);
+    assert_eq!(
+        parent.trim(),
+        "",
+        "packaged by a build, not by the layer load"
+    );
 
     let keys = p.exec(
         "tool",

@@ -1,12 +1,14 @@
-//! Images: is it here, pull it, build it from a context tar.
+//! Images: is it here, pull it, build it from a context tar, add a layer to one.
 
 use std::collections::HashMap;
 
-use bollard::query_parameters::{BuildImageOptions, CreateImageOptions, RemoveImageOptions};
+use bollard::query_parameters::{
+    BuildImageOptions, CreateImageOptions, ImportImageOptions, RemoveImageOptions,
+};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::{Engine, EngineError, is_404};
+use super::{Engine, EngineError, image_archive, is_404};
 
 /// Split `repo[:tag][@digest]` into the pull parameters (a registry port is not a tag).
 fn split_reference(image: &str) -> (String, String) {
@@ -147,6 +149,74 @@ impl Engine {
                     last_lines.join(" / ")
                 ),
             }),
+        }
+    }
+
+    /// Make image `tag` from the present image `base` plus one layer holding `file`, with
+    /// `entrypoint` (and no command) and `labels` added to the base's configuration, by loading
+    /// an archive that carries only the new layer (see `image_archive`). Returns the image id.
+    pub async fn add_layer(
+        &self,
+        service: &str,
+        base: &str,
+        tag: &str,
+        file: image_archive::File<'_>,
+        entrypoint: &[String],
+        labels: &HashMap<String, String>,
+    ) -> Result<String, EngineError> {
+        let fail = |message: String| EngineError::Build {
+            service: service.to_string(),
+            message,
+        };
+        let repo_tag = image_archive::repo_tag(tag)
+            .ok_or_else(|| fail(format!("`{tag}` cannot name a new image")))?;
+        let inspect = match self.docker().inspect_image(base).await {
+            Ok(inspect) => inspect,
+            Err(e) if is_404(&e) => {
+                return Err(fail(format!("base image `{base}` is not present")));
+            }
+            Err(e) => return Err(EngineError::api(format!("inspecting image {base}"))(e)),
+        };
+        let base_parts = image_archive::Base {
+            config: serde_json::to_value(&inspect.config).unwrap_or_default(),
+            diff_ids: inspect
+                .root_fs
+                .and_then(|r| r.layers)
+                .ok_or_else(|| fail(format!("base image `{base}` reports no layers")))?,
+            architecture: inspect.architecture.unwrap_or_else(|| "amd64".into()),
+            os: inspect.os.unwrap_or_else(|| "linux".into()),
+        };
+        let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let archive =
+            image_archive::build(&base_parts, &repo_tag, &file, entrypoint, labels, &created)
+                .map_err(|e| fail(format!("packing the image: {e}")))?;
+        let options = ImportImageOptions {
+            quiet: true,
+            ..Default::default()
+        };
+        let mut stream =
+            self.docker()
+                .import_image(options, bollard::body_full(archive.bytes.into()), None);
+        while let Some(item) = stream.next().await {
+            let failure = match item {
+                Ok(info) => info.error_detail.and_then(|d| d.message),
+                Err(e) => Some(match e {
+                    bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+                    other => other.to_string(),
+                }),
+            };
+            if let Some(message) = failure {
+                return Err(fail(format!("loading the image: {message}")));
+            }
+        }
+        // The engine must now have it under the tag, with the id the archive's config implies.
+        match self.image_id(&repo_tag).await? {
+            Some(id) if id == archive.image_id => Ok(id),
+            Some(id) => Err(fail(format!(
+                "loaded image {repo_tag} has id {id}, expected {}",
+                archive.image_id
+            ))),
+            None => Err(fail(format!("image {repo_tag} is missing after the load"))),
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod containers;
 pub mod events;
 pub mod exec;
+pub mod image_archive;
 pub mod images;
 pub mod labels;
 pub mod logs;
