@@ -25,6 +25,25 @@ fn split_reference(image: &str) -> (String, String) {
     }
 }
 
+/// The engine's own words for a failed request or stream.
+fn error_message(e: bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+        bollard::errors::Error::DockerStreamError { error } => error,
+        other => other.to_string(),
+    }
+}
+
+/// Why one item of a pull or load progress stream says the operation failed, if it does.
+fn stream_failure(
+    item: Result<Option<bollard::models::ErrorDetail>, bollard::errors::Error>,
+) -> Option<String> {
+    match item {
+        Ok(detail) => detail.and_then(|d| d.message),
+        Err(e) => Some(error_message(e)),
+    }
+}
+
 impl Engine {
     /// The id of a local image, or `None` when it is not present.
     pub async fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
@@ -57,14 +76,7 @@ impl Engine {
         };
         let mut stream = self.docker().create_image(Some(options), None, None);
         while let Some(item) = stream.next().await {
-            let failure = match item {
-                Ok(info) => info.error_detail.and_then(|d| d.message),
-                Err(e) => Some(match e {
-                    bollard::errors::Error::DockerResponseServerError { message, .. } => message,
-                    other => other.to_string(),
-                }),
-            };
-            if let Some(reason) = failure {
+            if let Some(reason) = stream_failure(item.map(|info| info.error_detail)) {
                 return Err(EngineError::ImageUnavailable {
                     service: service.to_string(),
                     image: image.to_string(),
@@ -125,13 +137,7 @@ impl Engine {
                     }
                 }
                 Err(e) => {
-                    let message = match e {
-                        bollard::errors::Error::DockerResponseServerError { message, .. } => {
-                            message
-                        }
-                        bollard::errors::Error::DockerStreamError { error } => error,
-                        other => other.to_string(),
-                    };
+                    let message = error_message(e);
                     on_line(&message);
                     return Err(EngineError::Build {
                         service: service.to_string(),
@@ -198,14 +204,7 @@ impl Engine {
             self.docker()
                 .import_image(options, bollard::body_full(archive.bytes.into()), None);
         while let Some(item) = stream.next().await {
-            let failure = match item {
-                Ok(info) => info.error_detail.and_then(|d| d.message),
-                Err(e) => Some(match e {
-                    bollard::errors::Error::DockerResponseServerError { message, .. } => message,
-                    other => other.to_string(),
-                }),
-            };
-            if let Some(message) = failure {
+            if let Some(message) = stream_failure(item.map(|info| info.error_detail)) {
                 return Err(fail(format!("loading the image: {message}")));
             }
         }

@@ -1,14 +1,12 @@
 //! The connection overlay (`c`): how to reach each service from the host, and the common
 //! commands. The block comes from [`connection_info`].
 
+use super::popup;
+use crate::tui::app::{App, connection_info};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
-
-use super::centered;
-use crate::tui::app::{App, connection_info};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let bold = Style::default().add_modifier(Modifier::BOLD);
@@ -45,17 +43,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     let width = lines.iter().map(Line::width).max().unwrap_or(0) + 3;
-    let height = lines.len() + 2;
-    let popup = centered(
-        area,
-        u16::try_from(width).unwrap_or(u16::MAX),
-        u16::try_from(height).unwrap_or(u16::MAX),
-    );
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" connection · Esc closes ")),
-        popup,
-    );
+    popup(frame, area, " connection · Esc closes ", lines, width);
 }
 
 #[cfg(test)]

@@ -1,12 +1,10 @@
 //! The help overlay (`?`): every key.
 
+use super::popup;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
-
-use super::centered;
 
 /// (keys, what they do); an empty pair is a blank line.
 pub const KEYS: [(&str, &str); 16] = [
@@ -53,17 +51,7 @@ pub fn render(frame: &mut Frame, area: Rect) {
         .unwrap_or(0)
         + key_width
         + 6;
-    let height = lines.len() + 2;
-    let popup = centered(
-        area,
-        u16::try_from(width).unwrap_or(u16::MAX),
-        u16::try_from(height).unwrap_or(u16::MAX),
-    );
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" keys · Esc closes ")),
-        popup,
-    );
+    popup(frame, area, " keys · Esc closes ", lines, width);
 }
 
 #[cfg(test)]

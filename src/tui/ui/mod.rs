@@ -12,6 +12,8 @@ pub mod services;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::app::{App, Overlay};
 use crate::orchestrator::status::Phase;
@@ -112,12 +114,20 @@ pub fn service_style(service: &str) -> Style {
     style_of(crate::cli::output::service_style(service))
 }
 
-/// A box of at most `width`×`height` in the middle of `area`.
-pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    area.centered(
-        Constraint::Length(width.min(area.width)),
-        Constraint::Length(height.min(area.height)),
-    )
+/// An overlay: `lines` in a bordered box titled `title`, `width` columns wide and as tall as the
+/// lines (both clipped to `area`), in the middle of `area`, over what is drawn there.
+pub fn popup(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, width: usize) {
+    let clip = |n: usize, max: u16| u16::try_from(n).unwrap_or(u16::MAX).min(max);
+    let height = lines.len() + 2;
+    let rect = area.centered(
+        Constraint::Length(clip(width, area.width)),
+        Constraint::Length(clip(height, area.height)),
+    );
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(title)),
+        rect,
+    );
 }
 
 #[cfg(test)]
