@@ -798,7 +798,6 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// One service's part of an `up`.
 /// What `prepare` made ready for the start.
 struct Prepared {
     hash: String,
@@ -807,6 +806,7 @@ struct Prepared {
     created: Option<String>,
 }
 
+/// One service's part of an `up`.
 struct ServiceJob {
     engine: Engine,
     board: Arc<StatusBoard>,
