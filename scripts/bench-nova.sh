@@ -33,7 +33,8 @@ reset_all() {
     docker volume rm "${nd_project}_postgres-data" >/dev/null 2>&1 || true
     dc down -v --remove-orphans >/dev/null 2>&1 || true
 }
-trap 'reset_all; rm -f "$derived"' EXIT
+# On exit also remove the services' images (rebuilding them is cheap: cargo's no-op and one layer).
+trap 'reset_all; nd cleanup --yes --volumes >/dev/null 2>&1 || true; rm -f "$derived"' EXIT
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
