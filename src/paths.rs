@@ -15,6 +15,9 @@ pub struct ProjectPaths {
     pub log: PathBuf,
     /// The web UI's token, written by the daemon for the CLI to print (`novadev ui`).
     pub ui_token: PathBuf,
+    /// A page that opens the web UI with its token (`novadev ui --open` hands its path to the
+    /// browser, so the token is on no command line).
+    pub ui_opener: PathBuf,
 }
 
 pub fn base_dir() -> PathBuf {
@@ -44,6 +47,7 @@ impl ProjectPaths {
             pid: dir.join("daemon.pid"),
             log: dir.join("daemon.log"),
             ui_token: dir.join("ui-token"),
+            ui_opener: dir.join("open-ui.html"),
             dir,
         }
     }

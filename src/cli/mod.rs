@@ -211,7 +211,11 @@ impl From<crate::engine::EngineError> for Failure {
 
 impl From<crate::client::ClientError> for Failure {
     fn from(e: crate::client::ClientError) -> Self {
-        Failure::runtime(e)
+        match &e {
+            // The daemon found the request's input invalid (a stack that does not load).
+            crate::client::ClientError::Api { status: 422, .. } => Failure::bad_input(e),
+            _ => Failure::runtime(e),
+        }
     }
 }
 

@@ -68,8 +68,14 @@ pub async fn run(global: &Global, args: UpArgs) -> CmdResult {
         );
     }
     let mut tiers = TierProgress::new(&stack, &args.services);
+    let working_dir = std::env::current_dir()
+        .map_err(|e| Failure::runtime(format!("cannot read the current directory: {e}")))?;
     let request = UpRequest {
-        stack: stack.clone(),
+        files: stack.files.clone(),
+        working_dir,
+        project_name: Some(stack.name.clone()),
+        profiles: global.profiles.clone(),
+        env: std::env::vars().collect(),
         options: UpOptions {
             services: args.services.clone(),
             wait_timeout: args.wait_timeout,

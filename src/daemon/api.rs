@@ -4,7 +4,7 @@
 //! ```text
 //! GET  /v1/info                  daemon and engine facts
 //! GET  /v1/status                every service's status
-//! POST /v1/up        UpRequest   SSE: `event` (status changes) ... then `done` (UpReport) or `error`
+//! POST /v1/up        UpRequest   (files and options; the daemon loads them) SSE: `event` (status changes) ... then `done` (UpReport) or `error`
 //! POST /v1/down      DownRequest stop and remove containers and networks; the daemon then exits
 //! POST /v1/shutdown              the daemon exits; containers keep running
 //! GET  /v1/events                SSE: `event` for each service now, then every change
@@ -13,12 +13,15 @@
 //! GET  /v1/connection            the connection info and common commands blocks
 //! ```
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,7 +36,7 @@ use super::DaemonState;
 use crate::engine::logs::{LogLine, LogQuery};
 use crate::orchestrator::status::{Event, ServiceStatus};
 use crate::orchestrator::{DownReport, UpOptions, UpReport};
-use crate::stack::model::Stack;
+use crate::stack::{self, LoadOptions};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Info {
@@ -68,9 +71,18 @@ pub struct StatusResponse {
     pub services: Vec<ServiceStatus>,
 }
 
+/// What `up` sends: where the stack is and how to read it, never the stack itself. The daemon
+/// loads and validates the files on its own, so it runs nothing a request made up.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpRequest {
-    pub stack: Stack,
+    /// Stack files, merged in order (absolute, or relative to `working_dir`).
+    pub files: Vec<PathBuf>,
+    pub working_dir: PathBuf,
+    pub project_name: Option<String>,
+    pub profiles: Vec<String>,
+    /// The caller's environment, for interpolation (it beats `.env`, as in Compose).
+    pub env: BTreeMap<String, String>,
     pub options: UpOptions,
 }
 
@@ -107,18 +119,53 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
+/// The whole API, for the owner-only Unix socket.
 pub fn router(state: Arc<DaemonState>) -> Router {
-    Router::new()
-        .route("/v1/info", get(info))
-        .route("/v1/status", get(status))
+    page_routes()
         .route("/v1/up", post(up))
         .route("/v1/down", post(down))
         .route("/v1/shutdown", post(shutdown))
+        .layer(middleware::from_fn(writes_need_json))
+        .with_state(state)
+}
+
+/// What the web page uses, and nothing more: read-only status, events and logs, and the four
+/// verbs on a service of the loaded stack. For the web UI's TCP listener (`web`).
+pub fn web_router(state: Arc<DaemonState>) -> Router {
+    page_routes()
+        .layer(middleware::from_fn(writes_need_json))
+        .with_state(state)
+}
+
+fn page_routes() -> Router<Arc<DaemonState>> {
+    Router::new()
+        .route("/v1/info", get(info))
+        .route("/v1/status", get(status))
         .route("/v1/events", get(events))
         .route("/v1/logs", get(logs))
         .route("/v1/connection", get(connection))
         .route("/v1/services/{service}/{action}", post(control))
-        .with_state(state)
+}
+
+/// Every write must say it is JSON: a browser sends a cross-origin form or `text/plain` POST
+/// without asking, but never one with `Content-Type: application/json` (that needs a CORS
+/// preflight, which this API never grants).
+async fn writes_need_json(request: axum::extract::Request, next: Next) -> Response {
+    if request.method() == axum::http::Method::POST {
+        let json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "writes must be sent as `Content-Type: application/json`",
+            );
+        }
+    }
+    next.run(request).await
 }
 
 fn info_of(state: &DaemonState) -> Info {
@@ -180,26 +227,44 @@ where
 }
 
 async fn up(State(state): State<Arc<DaemonState>>, Json(req): Json<UpRequest>) -> Response {
-    if req.stack.name != state.project {
+    let load = LoadOptions {
+        files: req.files,
+        working_dir: req.working_dir,
+        project_name: req.project_name,
+        profiles: req.profiles,
+        env: req.env,
+    };
+    let stack = match tokio::task::spawn_blocking(move || stack::load(&load)).await {
+        Ok(Ok(loaded)) => loaded.stack,
+        Ok(Err(e)) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the stack is not valid:\n{e}"),
+            );
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    if stack.name != state.project {
         return error(
             StatusCode::CONFLICT,
             format!(
                 "this daemon serves project `{}`, not `{}`",
-                state.project, req.stack.name
+                state.project, stack.name
             ),
         );
     }
+    let options = req.options;
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(1024);
     let worker = state.clone();
     // The work runs on its own task: a client that goes away (Ctrl-C) does not stop the `up`.
     tokio::spawn(async move {
         let _op = worker.op_lock.lock().await;
-        let stack = Arc::new(req.stack);
+        let stack = Arc::new(stack);
         worker.stack.send_replace(Some(stack.clone()));
         // Watching starts with the `up`: changes made while services come up are not lost.
         worker.restart_watch(&stack);
         let mut events = worker.orchestrator.board().subscribe();
-        let up = worker.orchestrator.up(stack, &req.options);
+        let up = worker.orchestrator.up(stack, &options);
         tokio::pin!(up);
         let outcome: Result<UpReport, String> = loop {
             tokio::select! {

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod devloop;
+pub mod serve;
 pub mod web;
 
 use std::fs::File;
@@ -106,6 +107,7 @@ pub async fn run(project: String) -> Result<(), DaemonError> {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let engine = Engine::connect().await?;
+    let (socket_limits, web_limits) = serve::Limits::for_listeners(serve::raise_open_file_limit());
 
     // Before the socket answers, so that whoever finds the daemon also finds its token. A web UI
     // that cannot be served (port taken) leaves the daemon and its CLI working; `info` says why.
@@ -157,16 +159,9 @@ pub async fn run(project: String) -> Result<(), DaemonError> {
     tracing::info!(project = %project, socket = %paths.socket.display(), "daemon listening");
     let web_server = web.map(|web| {
         tracing::info!(url = %web.url(), "web UI listening");
-        let app = web::router(api::router(state.clone()), web.token, web.port);
+        let app = web::router(api::web_router(state.clone()), web.token, web.port);
         let stop = state.shutdown_signal();
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(web.listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!(error = %e, "the web UI stopped serving");
-            }
-        })
+        tokio::spawn(serve::serve(web.listener, app, web_limits, stop))
     });
 
     let watcher = {
@@ -188,9 +183,7 @@ pub async fn run(project: String) -> Result<(), DaemonError> {
     };
 
     let app = api::router(state.clone());
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(state.shutdown_signal())
-        .await;
+    serve::serve(listener, app, socket_limits, state.shutdown_signal()).await;
     watcher.abort();
     signals.abort();
     dev_loop.abort();
@@ -208,7 +201,6 @@ pub async fn run(project: String) -> Result<(), DaemonError> {
     let _ = std::fs::remove_file(&paths.pid);
     let _ = std::fs::remove_file(&paths.ui_token);
     drop(lock);
-    served.map_err(io("serving the API"))?;
     tracing::info!("daemon stopped");
     Ok(())
 }
