@@ -15,6 +15,7 @@ pub mod engine;
 pub mod graph;
 pub mod orchestrator;
 pub mod paths;
+pub mod presentation;
 pub mod readiness;
 pub mod secrets;
 pub mod stack;

@@ -72,6 +72,7 @@ fn line(i: usize) -> LogLine {
         stream: "stdout".into(),
         time: String::new(),
         text,
+        truncated: false,
     }
 }
 

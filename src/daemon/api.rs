@@ -432,6 +432,7 @@ async fn logs(State(state): State<Arc<DaemonState>>, Query(params): Query<LogsPa
                                     stream,
                                     time,
                                     text,
+                                    truncated: false,
                                 },
                                 rx,
                             ));

@@ -1001,50 +1001,9 @@ impl App {
     }
 }
 
-/// Container output as shown: escape sequences dropped, tabs expanded, other control characters
-/// made visible, cut at [`MAX_LINE_CHARS`]. Returns the input untouched when it is clean.
+/// Container output as shown: see [`crate::presentation::clean_text`].
 fn clean_text(text: String) -> String {
-    let clean = text.len() <= MAX_LINE_CHARS && !text.bytes().any(|b| b < 0x20 || b == 0x7f);
-    if clean {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len().min(MAX_LINE_CHARS));
-    let mut chars = text.chars().peekable();
-    let mut count = 0;
-    while let Some(c) = chars.next() {
-        if count >= MAX_LINE_CHARS {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\u{1b}' => {
-                // CSI `ESC [ ... final`, or a two-character escape.
-                if chars.peek() == Some(&'[') {
-                    chars.next();
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                } else {
-                    chars.next();
-                }
-            }
-            '\t' => {
-                out.push_str("    ");
-                count += 4;
-            }
-            c if c.is_control() => {
-                out.push('�');
-                count += 1;
-            }
-            c => {
-                out.push(c);
-                count += 1;
-            }
-        }
-    }
-    out
+    crate::presentation::clean_text(text, MAX_LINE_CHARS)
 }
 
 /// A service's state as shown: the phase, or what the detail says when it names a condition the

@@ -17,6 +17,7 @@ fn line(service: &str, text: &str) -> LogLine {
         stream: "stdout".into(),
         time: String::new(),
         text: text.into(),
+        truncated: false,
     }
 }
 

@@ -171,6 +171,7 @@ pub(crate) mod testing {
             stream: "stdout".into(),
             time: String::new(),
             text: text.into(),
+            truncated: false,
         }
     }
 
