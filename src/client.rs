@@ -29,6 +29,8 @@ pub enum ClientError {
     Decode(String),
     #[error("could not start the daemon: {message}")]
     Spawn { message: String },
+    #[error("cannot start the daemon: {0}")]
+    StateDir(#[from] crate::paths::PathsError),
 }
 
 /// One server-sent event.
@@ -225,9 +227,7 @@ pub async fn ensure_daemon(project: &str, exe: &Path) -> Result<Client, ClientEr
         wait_gone(&ProjectPaths::for_project(project).socket).await;
     }
     let paths = ProjectPaths::for_project(project);
-    paths.create().map_err(|e| ClientError::Spawn {
-        message: format!("{}: {e}", paths.dir.display()),
-    })?;
+    paths.prepare()?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

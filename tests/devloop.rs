@@ -136,6 +136,26 @@ fn failed_build_keeps_the_old_container_serving_and_a_fix_recovers() {
 }
 
 #[test]
+fn a_state_dir_inside_the_watched_tree_triggers_nothing() {
+    let p = served_project("statedir");
+    let state = p.path().join("app/.novadev");
+    let state_text = state.display().to_string();
+    let env = [("NOVADEV_STATE_DIR", state_text.as_str())];
+    p.up_ok_env(&[], &env);
+    let builds = || {
+        let run = p.novadev_env(&["status", "--json"], &env);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+        json["services"][0]["builds"].as_u64().unwrap_or(0)
+    };
+    let id = p.container("web").id;
+    // The daemon writes its log (and socket, keys) in there all the time.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(builds(), 1, "only the build of `up`");
+    assert_eq!(p.container("web").id, id);
+    let _ = p.novadev_env(&["down"], &env);
+}
+
+#[test]
 fn a_burst_of_fifty_saves_builds_once() {
     let p = served_project("burst");
     p.up_ok(&[]);

@@ -35,6 +35,8 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    StateDir(#[from] crate::paths::PathsError),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
@@ -92,9 +94,7 @@ impl DaemonState {
 /// Run the daemon for `project` until asked to stop (API `down`/`shutdown`, SIGTERM, SIGINT).
 pub async fn run(project: String) -> Result<(), DaemonError> {
     let paths = ProjectPaths::for_project(&project);
-    paths
-        .create()
-        .map_err(io(format!("creating {}", paths.dir.display())))?;
+    paths.prepare()?;
     let lock =
         File::create(&paths.lock).map_err(io(format!("opening {}", paths.lock.display())))?;
     // A daemon being replaced (another build of novadev) closes its socket a moment before it
@@ -135,7 +135,7 @@ pub async fn run(project: String) -> Result<(), DaemonError> {
         .map_err(io(format!("binding {}", paths.socket.display())))?;
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))
         .map_err(io("restricting the socket"))?;
-    std::fs::write(&paths.pid, std::process::id().to_string())
+    crate::paths::write_atomic(&paths.pid, std::process::id().to_string().as_bytes(), 0o600)
         .map_err(io(format!("writing {}", paths.pid.display())))?;
 
     let board = Arc::new(StatusBoard::new());

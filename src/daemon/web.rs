@@ -110,25 +110,16 @@ impl Token {
         std::hint::black_box(difference) == 0
     }
 
-    /// Write the token to `path`, readable and writable by the owner only. A file left by an
-    /// earlier daemon is replaced, never reused.
+    /// Write the token to `path`, readable and writable by the owner only, all or nothing (a full
+    /// disk leaves no empty token behind). A file left by an earlier daemon is replaced, never
+    /// reused.
     pub fn write_to(&self, path: &Path) -> Result<(), WebError> {
-        let failed = |source| WebError::TokenFile {
-            path: path.to_path_buf(),
-            source,
-        };
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(failed(e)),
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(failed)?;
-        file.write_all(self.secret.as_bytes()).map_err(failed)
+        crate::paths::write_atomic(path, self.secret.as_bytes(), 0o600).map_err(|source| {
+            WebError::TokenFile {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
     }
 }
 
