@@ -5,16 +5,16 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
+use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use futures_util::{StreamExt, stream};
 use regex::Regex;
 
 use super::output::{DIM, paint, service_style};
 use super::{CmdResult, Failure, Global, project_name};
 use crate::client::Client;
 use crate::engine::Engine;
-use crate::engine::logs::{LogLine, LogQuery, MAX_LINE_BYTES};
 use crate::presentation::clean_text;
+use crate::protocol::{LogLine, LogQuery, MAX_LINE_BYTES};
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -97,18 +97,11 @@ pub async fn run(global: &Global, args: LogsArgs) -> CmdResult {
         }
         None => {
             let engine = Engine::connect().await?;
-            let containers = engine.list_containers(&project).await?;
-            if containers.is_empty() {
-                return Err(Failure::runtime(format!(
-                    "project `{project}` has no containers (run `novadev up` first)"
-                )));
-            }
-            let streams: Vec<_> = containers
-                .iter()
-                .filter(|c| args.services.is_empty() || args.services.contains(&c.service))
-                .map(|c| engine.log_lines(&c.id, &c.service, &query).boxed())
-                .collect();
-            stream::select_all(streams).boxed()
+            let known: Vec<String> = loaded
+                .as_ref()
+                .map(|l| l.stack.services.keys().cloned().collect())
+                .unwrap_or_default();
+            crate::ops::read::log_lines(&engine, &project, &args.services, &known, &query).await?
         }
     };
     let width = args

@@ -8,9 +8,9 @@ use clap::Args;
 use super::output::{BOLD, YELLOW, paint};
 use super::{CmdResult, Failure, Global, project_name};
 use crate::client::Client;
-use crate::daemon::api::Info;
 use crate::daemon::web;
 use crate::paths::ProjectPaths;
+use crate::protocol::Info;
 
 #[derive(Debug, Args)]
 pub struct UiArgs {

@@ -33,7 +33,7 @@ use axum::routing::get;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
-use super::api::ApiError;
+use crate::protocol::{ApiError, ErrorKind};
 
 /// Pins the web UI's port (default: an ephemeral one chosen by the OS).
 pub const PORT_ENV: &str = "NOVADEV_UI_PORT";
@@ -227,6 +227,7 @@ fn refuse(status: StatusCode, message: &str) -> Response {
         status,
         axum::Json(ApiError {
             error: message.to_string(),
+            kind: ErrorKind::Runtime,
         }),
     )
         .into_response();

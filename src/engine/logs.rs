@@ -12,36 +12,9 @@
 use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptions;
 use futures_util::{Stream, StreamExt};
-use serde::{Deserialize, Serialize};
 
 use super::Engine;
-
-/// Longest line kept; the rest of a longer line is dropped.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
-
-/// One line a container printed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogLine {
-    pub service: String,
-    /// `stdout`, `stderr`, or what novadev itself adds for a service (`build`, `sync`, ...).
-    pub stream: String,
-    /// RFC 3339 timestamp from Docker (present when asked for), else empty.
-    pub time: String,
-    pub text: String,
-    /// The line was longer than [`MAX_LINE_BYTES`]; `text` is its beginning.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub truncated: bool,
-}
-
-/// What part of a log to read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogQuery {
-    pub follow: bool,
-    /// Last N lines; `None` = all.
-    pub tail: Option<u64>,
-    /// Unix seconds.
-    pub since: Option<i64>,
-}
+pub use crate::protocol::{LogLine, LogQuery, MAX_LINE_BYTES};
 
 /// Which of a container's outputs a frame came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
