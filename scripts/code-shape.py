@@ -44,9 +44,11 @@ for path in files:
     me = module_of(path)
     for l in lines:
         for other in re.findall(r"crate::(\w+)", l):
-            if other != me and os.path.exists(os.path.join(src, other + ".rs")) or os.path.isdir(os.path.join(src, other)):
-                if other != me:
-                    edges[me].add(other)
+            is_module = os.path.exists(os.path.join(src, other + ".rs")) or os.path.isdir(
+                os.path.join(src, other)
+            )
+            if other != me and is_module:
+                edges[me].add(other)
     i = 0
     while i < len(lines):
         m = FN.match(lines[i])
