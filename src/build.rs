@@ -50,6 +50,20 @@ pub enum BuildError {
     Engine(#[from] EngineError),
 }
 
+/// A built image and where the build's time went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    pub image_id: String,
+    /// The build command (cargo on the host, or the engine's Dockerfile build).
+    pub command_ms: u64,
+    /// Putting a host build's artifact into its image.
+    pub package_ms: Option<u64>,
+}
+
+fn ms_since(start: std::time::Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Label on a thin image: the sha256 of the artifact inside, so an unchanged binary is not
 /// packaged again.
 pub const ARTIFACT_LABEL: &str = "dev.novadev.artifact-sha256";
@@ -149,7 +163,8 @@ pub async fn build_service(
     stack: &Stack,
     service: &str,
     on_line: impl FnMut(&str) + Send,
-) -> Result<String, BuildError> {
+) -> Result<Built, BuildError> {
+    let started = std::time::Instant::now();
     let svc = stack
         .services
         .get(service)
@@ -186,7 +201,11 @@ pub async fn build_service(
             on_line,
         )
         .await?;
-    Ok(id)
+    Ok(Built {
+        image_id: id,
+        command_ms: ms_since(started),
+        package_ms: None,
+    })
 }
 
 /// The first compiler error in build output: from the first line that starts with `error` up to
@@ -214,7 +233,7 @@ pub async fn host_build(
     stack: &Stack,
     service: &str,
     mut on_line: impl FnMut(&str) + Send,
-) -> Result<String, BuildError> {
+) -> Result<Built, BuildError> {
     let svc = stack
         .services
         .get(service)
@@ -225,7 +244,10 @@ pub async fn host_build(
             message: "the service has no `x-novadev.host_build`".into(),
         }));
     };
+    let started = std::time::Instant::now();
     run_host_command(service, hb, &mut on_line).await?;
+    let command_ms = ms_since(started);
+    let packaging = std::time::Instant::now();
     let binary = tokio::fs::read(&hb.artifact)
         .await
         .map_err(|source| BuildError::Artifact {
@@ -233,7 +255,12 @@ pub async fn host_build(
             path: hb.artifact.clone(),
             source,
         })?;
-    package(engine, stack, service, hb, &binary, on_line).await
+    let image_id = package(engine, stack, service, hb, &binary, on_line).await?;
+    Ok(Built {
+        image_id,
+        command_ms,
+        package_ms: Some(ms_since(packaging)),
+    })
 }
 
 /// Run the host build's command in its workdir, its output lines to `on_line`; a failure carries

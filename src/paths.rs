@@ -42,6 +42,8 @@ pub struct ProjectPaths {
     /// A page that opens the web UI with its token (`novadev ui --open` hands its path to the
     /// browser, so the token is on no command line).
     pub ui_opener: PathBuf,
+    /// The dev loop's history (`novadev stats`).
+    pub history: PathBuf,
 }
 
 pub fn base_dir() -> PathBuf {
@@ -72,6 +74,7 @@ impl ProjectPaths {
             log: dir.join("daemon.log"),
             ui_token: dir.join("ui-token"),
             ui_opener: dir.join("open-ui.html"),
+            history: dir.join("history.jsonl"),
             dir,
         }
     }

@@ -382,3 +382,65 @@ fn rebuilds_asked_for_at_once_share_one_follow_up_build() {
         "one build at a time, at most one follow-up"
     );
 }
+
+#[test]
+fn each_rebuild_is_recorded_with_its_breakdown_and_the_history_survives_the_daemon() {
+    let p = served_project("stats");
+    p.up_ok(&[]);
+    p.write("app/src/msg.txt", "v2");
+    wait_for("v2 served", Duration::from_secs(120), || {
+        serves(&p, "v2").then_some(())
+    });
+    p.write("app/src/msg.txt", "BROKEN");
+    wait_for("the failed build", Duration::from_secs(60), || {
+        (p.status_of("web")["phase"] == "build_failed").then_some(())
+    });
+    let stats = |p: &Project| -> serde_json::Value {
+        let run = p.novadev(&["stats", "web", "--json"]);
+        assert!(run.ok(), "{}", run.stderr);
+        serde_json::from_str(&run.stdout).expect("json")
+    };
+    let json = wait_for("two turns recorded", Duration::from_secs(30), || {
+        let json = stats(&p);
+        (json["records"].as_array().map_or(0, Vec::len) >= 2).then_some(json)
+    });
+    let records = json["records"].as_array().expect("records");
+    let ok = &records[0];
+    assert_eq!(ok["kind"], "rebuild");
+    assert_eq!(ok["trigger"], "file_change");
+    assert_eq!(ok["outcome"], "ready");
+    let part = |name: &str| ok[name].as_u64().unwrap_or_else(|| panic!("{name}: {ok}"));
+    let parts = part("wait_ms")
+        + part("build_ms")
+        + part("package_ms")
+        + part("replace_ms")
+        + part("ready_ms");
+    assert!(
+        parts <= part("total_ms") + 5,
+        "the parts add up to at most the total: {ok}"
+    );
+    assert!(part("wait_ms") >= 100, "the debounce is part of it: {ok}");
+    let failed = &records[1];
+    assert_eq!(failed["outcome"], "build_failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("BROKEN marker"),
+        "{failed}"
+    );
+    assert_eq!(json["summaries"][0]["ok"], 1);
+
+    // Kept across a daemon restart (and readable with none running).
+    let pid = p.daemon_pid().expect("daemon");
+    std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    wait_for("the daemon to stop", Duration::from_secs(10), || {
+        p.daemon_pid().is_none().then_some(())
+    });
+    assert_eq!(stats(&p)["records"], json["records"]);
+    let table = p.novadev(&["stats", "web"]);
+    assert!(table.stdout.contains("build failed"), "{}", table.stdout);
+}

@@ -30,6 +30,8 @@ use crate::protocol::{EngineHealth, Event, ServiceStatus, now_ms};
 struct DevQueue {
     building: bool,
     requested: u64,
+    /// The earliest request no build has taken yet: when it began, and what it was.
+    waiting: Option<Began>,
     completed: tokio::sync::watch::Sender<(u64, Option<ServiceStatus>)>,
 }
 
@@ -38,9 +40,18 @@ impl Default for DevQueue {
         DevQueue {
             building: false,
             requested: 0,
+            waiting: None,
             completed: tokio::sync::watch::Sender::new((0, None)),
         }
     }
+}
+
+/// When a build request began (the first file event, or the request itself) and what started it,
+/// for the dev loop's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Began {
+    pub at_ms: u64,
+    pub trigger: crate::protocol::LoopTrigger,
 }
 
 #[derive(Debug)]
@@ -81,9 +92,9 @@ impl Default for StatusBoard {
 /// What a build request for a service should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuildTicket {
-    /// Nothing is building it: the caller builds generation `upto` (and reports it with
-    /// [`StatusBoard::build_done`]).
-    Run { upto: u64 },
+    /// Nothing is building it: the caller builds generation `upto`, which began as `began` (and
+    /// reports it with [`StatusBoard::build_done`]).
+    Run { upto: u64, began: Began },
     /// A build runs: a follow-up will serve this request.
     Queued,
 }
@@ -212,6 +223,17 @@ impl StatusBoard {
         });
     }
 
+    /// A turn of the dev loop ended: tell the subscribers (the history keeps it).
+    pub fn dev_loop_turn(&self, record: crate::protocol::LoopRecord) {
+        let mut inner = self.lock();
+        inner.seq += 1;
+        let _ = self.tx.send(Event::Loop {
+            seq: inner.seq,
+            time_ms: now_ms(),
+            record: Box::new(record),
+        });
+    }
+
     pub fn engine(&self) -> EngineHealth {
         self.lock().engine.clone()
     }
@@ -276,7 +298,7 @@ impl StatusBoard {
     }
 
     /// A build of `service` is wanted: run it now, or let the running build's follow-up serve it.
-    pub fn request_build(&self, service: &str) -> BuildRequest {
+    pub fn request_build(&self, service: &str, began: Began) -> BuildRequest {
         let mut inner = self.lock();
         let record = inner
             .records
@@ -285,10 +307,18 @@ impl StatusBoard {
         record.dev.requested += 1;
         let generation = record.dev.requested;
         let ticket = if record.dev.building {
+            let earliest = match record.dev.waiting {
+                Some(w) if w.at_ms <= began.at_ms => w,
+                _ => began,
+            };
+            record.dev.waiting = Some(earliest);
             BuildTicket::Queued
         } else {
             record.dev.building = true;
-            BuildTicket::Run { upto: generation }
+            BuildTicket::Run {
+                upto: generation,
+                began,
+            }
         };
         BuildRequest {
             ticket,
@@ -297,10 +327,10 @@ impl StatusBoard {
         }
     }
 
-    /// The build of generations up to `upto` is over. Returns the generation of the follow-up to
-    /// run when requests arrived meanwhile (one build serves them all), or `None` when the queue
-    /// is empty.
-    pub fn build_done(&self, service: &str, upto: u64) -> Option<u64> {
+    /// The build of generations up to `upto` is over. Returns the follow-up to run when requests
+    /// arrived meanwhile (one build serves them all: its generation, and when the earliest of them
+    /// began), or `None` when the queue is empty.
+    pub fn build_done(&self, service: &str, upto: u64) -> Option<(u64, Began)> {
         let mut inner = self.lock();
         let record = inner.records.get_mut(service)?;
         record
@@ -308,7 +338,11 @@ impl StatusBoard {
             .completed
             .send_replace((upto, Some(record.status.clone())));
         if record.dev.requested > upto {
-            Some(record.dev.requested)
+            let began = record.dev.waiting.take().unwrap_or(Began {
+                at_ms: now_ms(),
+                trigger: crate::protocol::LoopTrigger::Request,
+            });
+            Some((record.dev.requested, began))
         } else {
             record.dev.building = false;
             None
@@ -421,11 +455,22 @@ mod tests {
 
     #[test]
     fn one_build_at_a_time_and_at_most_one_follow_up() {
+        use crate::protocol::LoopTrigger;
         let board = StatusBoard::new();
-        let first = board.request_build("web");
-        assert_eq!(first.ticket, BuildTicket::Run { upto: 1 });
-        let second = board.request_build("web");
-        let third = board.request_build("web");
+        let at = |ms| Began {
+            at_ms: ms,
+            trigger: LoopTrigger::FileChange,
+        };
+        let first = board.request_build("web", at(10));
+        assert_eq!(
+            first.ticket,
+            BuildTicket::Run {
+                upto: 1,
+                began: at(10)
+            }
+        );
+        let second = board.request_build("web", at(30));
+        let third = board.request_build("web", at(20));
         assert_eq!(
             (second.ticket, third.ticket),
             (BuildTicket::Queued, BuildTicket::Queued)
@@ -433,8 +478,8 @@ mod tests {
         board.apply("web", Transition::Ready { healthy: false });
         assert_eq!(
             board.build_done("web", 1),
-            Some(3),
-            "one follow-up for both"
+            Some((3, at(20))),
+            "one follow-up for both, timed from the earlier of them"
         );
         let (built, status) = first.completed.borrow().clone();
         assert_eq!(built, 1);
@@ -452,10 +497,10 @@ mod tests {
         let (built, status) = third.completed.borrow().clone();
         assert!(built >= third.generation);
         assert_eq!(status.map(|s| s.phase), Some(Phase::BuildFailed));
-        assert_eq!(
-            board.request_build("web").ticket,
-            BuildTicket::Run { upto: 4 }
-        );
+        assert!(matches!(
+            board.request_build("web", at(40)).ticket,
+            BuildTicket::Run { upto: 4, .. }
+        ));
     }
 
     #[test]

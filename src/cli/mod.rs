@@ -6,6 +6,7 @@ mod control;
 mod logs;
 pub mod output;
 mod prereq;
+mod stats;
 mod status;
 mod teardown;
 mod ui;
@@ -158,6 +159,13 @@ pub enum Command {
         #[command(flatten)]
         args: control::ControlArgs,
     },
+    /// The dev loop's history: how long each rebuild and restart took, and where the time went.
+    Stats {
+        #[command(flatten)]
+        stack: Global,
+        #[command(flatten)]
+        args: stats::StatsArgs,
+    },
     /// Print the web UI's address (with this daemon's token).
     Ui {
         #[command(flatten)]
@@ -270,6 +278,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Cleanup { stack, args } => teardown::cleanup(&global.with(&stack), args).await,
         Command::Config { stack, args } => config::run(&global.with(&stack), args),
         Command::Ui { stack, args } => ui::run(&global.with(&stack), args).await,
+        Command::Stats { stack, args } => stats::run(&global.with(&stack), args).await,
         Command::Restart { stack, args } => {
             control::run(&global.with(&stack), args, Verb::Restart).await
         }

@@ -176,8 +176,9 @@ impl Progress {
                 }
             }
             Ok(Event::Message { text, .. }) => self.note(paint(DIM, text)),
-            // Build output goes to the service's log (`novadev logs`), not here.
-            Ok(Event::Output { .. }) => {}
+            // Build output goes to the service's log (`novadev logs`), and the dev loop's turns
+            // to `novadev stats`, not here.
+            Ok(Event::Output { .. }) | Ok(Event::Loop { .. }) => {}
             Ok(Event::Engine { health, .. }) if !health.reachable => self.note(paint(
                 RED,
                 format!(

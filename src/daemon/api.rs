@@ -88,6 +88,7 @@ pub fn web_router(state: Arc<DaemonState>) -> Router {
 
 fn page_routes() -> Router<Arc<DaemonState>> {
     Router::new()
+        .route("/v1/stats", get(stats))
         .route("/v1/info", get(info))
         .route("/v1/status", get(status))
         .route("/v1/events", get(events))
@@ -366,6 +367,20 @@ async fn run_verb(
     }
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct StatsParams {
+    service: Option<String>,
+}
+
+async fn stats(
+    State(state): State<Arc<DaemonState>>,
+    Query(params): Query<StatsParams>,
+) -> Json<crate::protocol::StatsResponse> {
+    Json(crate::protocol::StatsResponse {
+        records: state.ops.history(params.service.as_deref()),
+    })
+}
+
 async fn connection(State(state): State<Arc<DaemonState>>) -> Response {
     let Some(stack) = state.ops.stack() else {
         return op_error(&OpError::NoStack);
@@ -400,8 +415,17 @@ mod tests {
     use crate::protocol::{ApiError, StackRef};
 
     fn state() -> Arc<DaemonState> {
-        let (state, _changes) =
-            DaemonState::new(Engine::unconnected(), "proj".into(), Err("none".into()));
+        let history = std::env::temp_dir().join(format!(
+            "novadev-api-test-{}-{:?}.jsonl",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let (state, _changes) = DaemonState::new(
+            Engine::unconnected(),
+            "proj".into(),
+            history,
+            Err("none".into()),
+        );
         state
     }
 

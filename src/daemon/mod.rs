@@ -63,16 +63,17 @@ pub struct DaemonState {
 }
 
 impl DaemonState {
-    /// The state of a daemon for `engine`'s `project`; the watcher's changes go to the returned
-    /// receiver (hand it to [`serve`]).
+    /// The state of a daemon for `engine`'s `project`, keeping the dev loop's history in
+    /// `history`; the watcher's changes go to the returned receiver (hand it to [`serve`]).
     pub fn new(
         engine: Engine,
         project: String,
+        history: std::path::PathBuf,
         web_ui: Result<WebUiInfo, String>,
     ) -> (Arc<DaemonState>, mpsc::Receiver<Change>) {
         let (changes_tx, changes_rx) = mpsc::channel(256);
         let state = Arc::new(DaemonState {
-            ops: Operations::new(engine, project, changes_tx),
+            ops: Operations::new(engine, project, changes_tx, history),
             started_ms: crate::protocol::now_ms(),
             build_id: crate::paths::build_id(),
             shutdown: watch::Sender::new(false),
@@ -141,7 +142,7 @@ pub async fn run(project: String) -> Result<(), DaemonError> {
     crate::paths::write_atomic(&paths.pid, std::process::id().to_string().as_bytes(), 0o600)
         .map_err(io(format!("writing {}", paths.pid.display())))?;
 
-    let (state, changes) = DaemonState::new(engine, project.clone(), web_ui);
+    let (state, changes) = DaemonState::new(engine, project.clone(), paths.history.clone(), web_ui);
     tracing::info!(project = %project, socket = %paths.socket.display(), "daemon listening");
     {
         let state = state.clone();

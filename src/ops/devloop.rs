@@ -19,10 +19,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::{CONTROL_TIMEOUT, OpError, Operations};
-use crate::board::{BuildTicket, Transition};
+use crate::board::{Began, BuildTicket, Transition};
 use crate::orchestrator::OrchestratorError;
 use crate::orchestrator::image::{build_image, buildable};
-use crate::protocol::{ServiceFailure, ServiceStatus, UpOptions, Verb};
+use crate::protocol::{
+    LoopKind, LoopOutcome, LoopRecord, LoopTrigger, ServiceFailure, ServiceStatus, UpOptions, Verb,
+    now_ms,
+};
 use crate::stack::model::{Stack, WatchAction};
 use crate::watch::Change;
 
@@ -34,17 +37,22 @@ pub async fn run(ops: Arc<Operations>, mut changes: mpsc::Receiver<Change>) {
     while let Some(change) = changes.recv().await {
         tracing::info!(service = %change.service, action = ?change.action, files = change.paths.len(), "change");
         let ops2 = ops.clone();
+        let began = Began {
+            at_ms: change.first_event_ms,
+            trigger: LoopTrigger::FileChange,
+        };
         match change.action {
             WatchAction::Rebuild => {
                 ops.tasks.spawn(async move {
-                    if let Err(e) = rebuild(&ops2, &change.service).await {
+                    if let Err(e) = rebuild(&ops2, &change.service, began).await {
                         tracing::warn!(service = %change.service, error = %e, "rebuild failed");
                     }
                 });
             }
             WatchAction::Restart => {
                 ops.tasks.spawn(async move {
-                    if let Err(e) = ops2.control(&change.service, Verb::Restart, None).await {
+                    let Some(stack) = ops2.stack() else { return };
+                    if let Err(e) = restart(&ops2, &stack, &change.service, began).await {
                         tracing::warn!(service = %change.service, error = %e, "restart on change failed");
                     }
                 });
@@ -64,8 +72,13 @@ pub async fn run(ops: Arc<Operations>, mut changes: mpsc::Receiver<Change>) {
 }
 
 /// Rebuild `service` through its queue and return its status once the build serving this
-/// request (and, when it succeeded, the replacement) is over.
-pub async fn rebuild(ops: &Arc<Operations>, service: &str) -> Result<ServiceStatus, OpError> {
+/// request (and, when it succeeded, the replacement) is over. `began`: when and why it was asked
+/// for, for the history.
+pub async fn rebuild(
+    ops: &Arc<Operations>,
+    service: &str,
+    began: Began,
+) -> Result<ServiceStatus, OpError> {
     let stack = ops.stack().ok_or(OpError::NoStack)?;
     if !stack.services.contains_key(service) {
         return Err(OrchestratorError::UnknownService {
@@ -81,18 +94,22 @@ pub async fn rebuild(ops: &Arc<Operations>, service: &str) -> Result<ServiceStat
         .into());
     }
     let board = ops.board().clone();
-    let mut request = board.request_build(service);
-    if let BuildTicket::Run { mut upto } = request.ticket {
+    let mut request = board.request_build(service, began);
+    if let BuildTicket::Run {
+        mut upto,
+        mut began,
+    } = request.ticket
+    {
         // This request runs the queue: build, then once more for whatever arrived meanwhile.
         let ops = ops.clone();
         let name = service.to_string();
         ops.tasks.clone().spawn(async move {
             loop {
-                if let Err(e) = build_and_replace(&ops, &name).await {
+                if let Err(e) = build_and_replace(&ops, &name, began).await {
                     tracing::warn!(service = %name, error = %e, "rebuild failed");
                 }
                 match ops.board().build_done(&name, upto) {
-                    Some(next) => upto = next,
+                    Some((next, next_began)) => (upto, began) = (next, next_began),
                     None => break,
                 }
             }
@@ -113,28 +130,44 @@ pub async fn rebuild(ops: &Arc<Operations>, service: &str) -> Result<ServiceStat
 }
 
 /// One build of `service` with the stack loaded now; on success, its container replaced and its
-/// `restart: true` dependents restarted.
-async fn build_and_replace(ops: &Arc<Operations>, service: &str) -> Result<(), OpError> {
+/// `restart: true` dependents restarted. The turn goes into the history.
+async fn build_and_replace(
+    ops: &Arc<Operations>,
+    service: &str,
+    began: Began,
+) -> Result<(), OpError> {
     let stack = ops.stack().ok_or(OpError::NoStack)?;
     let Some(svc) = stack.services.get(service) else {
         return Ok(());
     };
     let image = svc.image_ref(&stack.name);
+    let mut turn = Turn::new(service, LoopKind::Rebuild, began);
     {
         let _permit = ops
             .builds
             .acquire()
             .await
             .map_err(|_| OpError::ShuttingDown)?;
-        if let Err(failure) = build_image(ops.engine(), ops.board(), &stack, service, &image).await
-        {
-            let error = match failure {
-                ServiceFailure::Build { error } => error,
-                other => other.to_string(),
-            };
-            ops.board()
-                .apply(service, Transition::BuildFailed { error });
-            return Ok(());
+        turn.work_starts();
+        match build_image(ops.engine(), ops.board(), &stack, service, &image).await {
+            Ok(built) => {
+                turn.build_ms = Some(built.command_ms);
+                turn.package_ms = built.package_ms;
+            }
+            Err(failure) => {
+                let error = match failure {
+                    ServiceFailure::Build { error } => error,
+                    other => other.to_string(),
+                };
+                ops.board().apply(
+                    service,
+                    Transition::BuildFailed {
+                        error: error.clone(),
+                    },
+                );
+                ops.record_turn(turn.end(LoopOutcome::BuildFailed, Some(error), None));
+                return Ok(());
+            }
         }
     }
     let _op = ops.op_lock.lock().await;
@@ -143,23 +176,130 @@ async fn build_and_replace(ops: &Arc<Operations>, service: &str) -> Result<(), O
         wait_timeout: REPLACE_TIMEOUT,
         build: false,
     };
-    ops.orchestrator.up(stack.clone(), &options).await?;
-    let replaced = ops.board().get(service).is_some_and(|s| s.phase.is_good());
-    if replaced {
-        restart_dependents(ops, &stack, service).await;
+    let replacing = now_ms();
+    let outcome = ops.orchestrator.up(stack.clone(), &options).await;
+    let status = ops.board().get(service);
+    let ready = status.as_ref().is_some_and(|s| s.phase.is_good());
+    ops.record_turn(turn.replaced(replacing, status.as_ref(), outcome.as_ref().err()));
+    outcome?;
+    if ready {
+        restart_dependents(ops, &stack, service, began).await;
     }
     Ok(())
 }
 
+/// Restart `service` (under the operations lock) and keep the turn in the history.
+pub async fn restart(
+    ops: &Arc<Operations>,
+    stack: &Stack,
+    service: &str,
+    began: Began,
+) -> Result<ServiceStatus, OpError> {
+    let _op = ops.op_lock.lock().await;
+    restart_locked(ops, stack, service, began).await
+}
+
+async fn restart_locked(
+    ops: &Operations,
+    stack: &Stack,
+    service: &str,
+    began: Began,
+) -> Result<ServiceStatus, OpError> {
+    let mut turn = Turn::new(service, LoopKind::Restart, began);
+    turn.work_starts();
+    let replacing = now_ms();
+    let outcome = ops
+        .orchestrator
+        .control(stack, service, Verb::Restart, CONTROL_TIMEOUT)
+        .await;
+    let status = ops.board().get(service);
+    ops.record_turn(turn.replaced(replacing, status.as_ref(), outcome.as_ref().err()));
+    Ok(outcome?)
+}
+
+/// A turn of the dev loop being timed.
+struct Turn {
+    service: String,
+    kind: LoopKind,
+    began: Began,
+    work_ms: u64,
+    build_ms: Option<u64>,
+    package_ms: Option<u64>,
+}
+
+impl Turn {
+    fn new(service: &str, kind: LoopKind, began: Began) -> Turn {
+        Turn {
+            service: service.to_string(),
+            kind,
+            began,
+            work_ms: began.at_ms,
+            build_ms: None,
+            package_ms: None,
+        }
+    }
+
+    /// The debounce and the queue are over: the build (or restart) starts now.
+    fn work_starts(&mut self) {
+        self.work_ms = now_ms();
+    }
+
+    /// The record once the container was replaced (or restarted) from `replacing` (Unix ms) on:
+    /// the service's status afterwards tells when it started and became ready.
+    fn replaced(
+        self,
+        replacing: u64,
+        status: Option<&ServiceStatus>,
+        error: Option<&impl std::fmt::Display>,
+    ) -> LoopRecord {
+        let started = status
+            .and_then(|s| s.started_ms)
+            .filter(|t| *t >= replacing);
+        let ready_at = status
+            .filter(|s| s.phase.is_good())
+            .and_then(|s| s.ready_ms)
+            .filter(|t| *t >= replacing);
+        let replace_ms = started.map(|t| t - replacing);
+        let ready_ms = match (started, ready_at) {
+            (Some(s), Some(r)) => Some(r.saturating_sub(s)),
+            _ => None,
+        };
+        let (outcome, why) = match (ready_at, error) {
+            (Some(_), None) => (LoopOutcome::Ready, None),
+            (_, Some(e)) => (LoopOutcome::Failed, Some(e.to_string())),
+            (None, None) => (LoopOutcome::Failed, status.and_then(|s| s.detail.clone())),
+        };
+        let mut record = self.end(outcome, why, ready_at);
+        record.replace_ms = replace_ms;
+        record.ready_ms = ready_ms;
+        record
+    }
+
+    fn end(self, outcome: LoopOutcome, error: Option<String>, ended_ms: Option<u64>) -> LoopRecord {
+        let end = ended_ms.unwrap_or_else(now_ms);
+        LoopRecord {
+            service: self.service,
+            kind: self.kind,
+            trigger: self.began.trigger,
+            began_ms: self.began.at_ms,
+            wait_ms: self.work_ms.saturating_sub(self.began.at_ms),
+            build_ms: self.build_ms,
+            package_ms: self.package_ms,
+            replace_ms: None,
+            ready_ms: None,
+            total_ms: end.saturating_sub(self.began.at_ms),
+            outcome,
+            error,
+        }
+    }
+}
+
 /// Restart the services that declared `depends_on: {service: {restart: true}}`. The caller holds
 /// the operations lock.
-async fn restart_dependents(ops: &Operations, stack: &Stack, service: &str) {
+async fn restart_dependents(ops: &Operations, stack: &Stack, service: &str, began: Began) {
     for (name, dependent) in &stack.services {
         if dependent.depends_on.get(service).is_some_and(|d| d.restart)
-            && let Err(e) = ops
-                .orchestrator
-                .control(stack, name, Verb::Restart, CONTROL_TIMEOUT)
-                .await
+            && let Err(e) = restart_locked(ops, stack, name, began).await
         {
             tracing::warn!(service = %name, error = %e, "restarting a dependent failed");
         }

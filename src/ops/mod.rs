@@ -8,6 +8,7 @@
 //! [`read`], and the daemon uses the same code.
 
 pub mod devloop;
+pub mod history;
 pub mod read;
 
 use std::sync::{Arc, Mutex};
@@ -73,11 +74,19 @@ pub struct Operations {
     watch: Mutex<Option<WatchHandle>>,
     changes: mpsc::Sender<Change>,
     tasks: TaskTracker,
+    /// The dev loop's history (rebuilds and restarts with their breakdown).
+    history: history::History,
 }
 
 impl Operations {
-    /// The operations of `project`. Changes the watcher finds go to `changes` (the dev loop).
-    pub fn new(engine: Engine, project: String, changes: mpsc::Sender<Change>) -> Arc<Operations> {
+    /// The operations of `project`. Changes the watcher finds go to `changes` (the dev loop); the
+    /// dev loop's history is kept in `history`.
+    pub fn new(
+        engine: Engine,
+        project: String,
+        changes: mpsc::Sender<Change>,
+        history: std::path::PathBuf,
+    ) -> Arc<Operations> {
         let jobs = std::env::var("NOVADEV_BUILD_JOBS")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -92,7 +101,20 @@ impl Operations {
             watch: Mutex::new(None),
             changes,
             tasks: TaskTracker::new(),
+            history: history::History::open(history),
         })
+    }
+
+    /// The dev loop's records of `service` (all when `None`), oldest first.
+    pub fn history(&self, service: Option<&str>) -> Vec<crate::protocol::LoopRecord> {
+        self.history.records(service)
+    }
+
+    /// Keep a turn of the dev loop and tell the subscribers.
+    fn record_turn(&self, record: crate::protocol::LoopRecord) {
+        tracing::info!(service = %record.service, total_ms = record.total_ms, outcome = ?record.outcome, "dev loop turn");
+        self.history.record(record.clone());
+        self.board().dev_loop_turn(record);
     }
 
     pub fn project(&self) -> &str {
@@ -219,14 +241,21 @@ impl Operations {
             }
             .into());
         }
-        if verb == Verb::Rebuild {
-            return devloop::rebuild(self, service).await;
+        let began = crate::board::Began {
+            at_ms: crate::protocol::now_ms(),
+            trigger: crate::protocol::LoopTrigger::Request,
+        };
+        match verb {
+            Verb::Rebuild => devloop::rebuild(self, service, began).await,
+            Verb::Restart => devloop::restart(self, &stack, service, began).await,
+            Verb::Stop | Verb::Start => {
+                let _op = self.op_lock.lock().await;
+                Ok(self
+                    .orchestrator
+                    .control(&stack, service, verb, CONTROL_TIMEOUT)
+                    .await?)
+            }
         }
-        let _op = self.op_lock.lock().await;
-        Ok(self
-            .orchestrator
-            .control(&stack, service, verb, CONTROL_TIMEOUT)
-            .await?)
     }
 
     /// The project's logs: the engine's lines of its containers and, when following, the lines

@@ -2,6 +2,7 @@
 //! fast path), with the build recorded on the board and its output published for the log view.
 
 use crate::board::{StatusBoard, Transition};
+use crate::build::Built;
 use crate::engine::{Engine, EngineError};
 use crate::protocol::ServiceFailure;
 use crate::stack::model::{PullPolicy, Stack};
@@ -33,14 +34,15 @@ fn image_failure(image: &str, e: EngineError) -> ServiceFailure {
 }
 
 /// Build the service's image (host build, else `build:`) and record the build on the board; its
-/// output lines are published as the service's `build` output. Returns the image id.
+/// output lines are published as the service's `build` output. Returns the image and the build's
+/// timings.
 pub async fn build_image(
     engine: &Engine,
     board: &StatusBoard,
     stack: &Stack,
     name: &str,
     image: &str,
-) -> Result<String, ServiceFailure> {
+) -> Result<Built, ServiceFailure> {
     let on_host = stack
         .services
         .get(name)
@@ -92,7 +94,9 @@ pub async fn obtain_image(
         .map_err(|e| image_failure(image, e))?;
     let wants_build = present.is_none() || force_build || pull_policy == PullPolicy::Build;
     if buildable(stack, name) && wants_build {
-        return build_image(engine, board, stack, name, image).await;
+        return build_image(engine, board, stack, name, image)
+            .await
+            .map(|built| built.image_id);
     }
     match (present, pull_policy) {
         (Some(id), PullPolicy::Missing | PullPolicy::Never | PullPolicy::Build) => Ok(id),

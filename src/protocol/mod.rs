@@ -15,12 +15,14 @@
 //! GET  /v1/logs?services=a,b&follow=true&tail=N&since=UNIX   SSE: `log` (LogLine) ...
 //! POST /v1/services/{service}/{verb}  ControlRequest → ServiceStatus once settled
 //! GET  /v1/connection            ConnectionInfo
+//! GET  /v1/stats?service=X       StatsResponse: the dev loop's history (rebuilds, restarts)
 //! ```
 //! The web UI's listener serves only info, status, events, logs, connection and the service
 //! verbs; `up`, `down` and `shutdown` exist on the owner-only Unix socket alone.
 
 mod failure;
 mod logs;
+mod stats;
 mod status;
 
 use std::collections::BTreeMap;
@@ -31,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use failure::{DependencyProblem, ServiceFailure};
 pub use logs::{LogLine, LogQuery, MAX_LINE_BYTES};
+pub use stats::{LoopKind, LoopOutcome, LoopRecord, LoopSummary, LoopTrigger, StatsResponse};
 pub use status::{BuildRecord, EngineHealth, Event, Phase, PublishedPort, ServiceStatus, Taken};
 
 /// Unix milliseconds now (the clock every timestamp on the wire uses).

@@ -241,6 +241,12 @@ pub enum Event {
         time_ms: u64,
         health: EngineHealth,
     },
+    /// A turn of the dev loop ended (a rebuild or a restart), with its breakdown.
+    Loop {
+        seq: u64,
+        time_ms: u64,
+        record: Box<super::LoopRecord>,
+    },
 }
 
 impl Event {
@@ -249,7 +255,8 @@ impl Event {
             Event::Service { seq, .. }
             | Event::Message { seq, .. }
             | Event::Output { seq, .. }
-            | Event::Engine { seq, .. } => *seq,
+            | Event::Engine { seq, .. }
+            | Event::Loop { seq, .. } => *seq,
         }
     }
 }

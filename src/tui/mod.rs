@@ -406,7 +406,7 @@ async fn follow_events(client: Client, tx: mpsc::Sender<Msg>) {
                         Ok(Event::Message { text, .. }) => Msg::Message(text),
                         Ok(Event::Engine { health, .. }) => Msg::Engine(health),
                         // Build output reaches the log pane through the log stream.
-                        Ok(Event::Output { .. }) | Err(_) => continue,
+                        Ok(Event::Output { .. }) | Ok(Event::Loop { .. }) | Err(_) => continue,
                     };
                     if tx.send(msg).await.is_err() {
                         return;

@@ -50,6 +50,14 @@ impl<K: Ord + Clone> Debouncer<K> {
 
     /// Batches due at `now`, removed from the pending set.
     pub fn due(&mut self, now: Instant) -> Vec<(K, Vec<PathBuf>)> {
+        self.due_since(now)
+            .into_iter()
+            .map(|(k, paths, _)| (k, paths))
+            .collect()
+    }
+
+    /// Batches due at `now`, each with the moment its first change arrived.
+    pub fn due_since(&mut self, now: Instant) -> Vec<(K, Vec<PathBuf>, Instant)> {
         let ready: Vec<K> = self
             .pending
             .iter()
@@ -60,7 +68,7 @@ impl<K: Ord + Clone> Debouncer<K> {
             .into_iter()
             .filter_map(|k| {
                 let p = self.pending.remove(&k)?;
-                Some((k, p.paths.into_iter().collect()))
+                Some((k, p.paths.into_iter().collect(), p.first))
             })
             .collect()
     }
@@ -130,5 +138,15 @@ mod tests {
             }
         }
         assert_eq!(flushed, Some(MAX));
+    }
+
+    #[test]
+    fn a_batch_says_when_its_first_change_came() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(QUIET, MAX);
+        d.push("web", "a".into(), t0);
+        d.push("web", "b".into(), t0 + Duration::from_millis(100));
+        let batches = d.due_since(t0 + Duration::from_millis(100) + QUIET);
+        assert_eq!(batches[0].2, t0);
     }
 }

@@ -28,6 +28,8 @@ pub struct Change {
     /// The `develop.watch` rule, when the change came through one.
     pub rule: Option<usize>,
     pub paths: Vec<PathBuf>,
+    /// Unix ms of the first file event of the batch (where the dev loop's clock starts).
+    pub first_event_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,12 +111,15 @@ pub fn spawn(stack: &Stack, out: mpsc::Sender<Change>) -> Result<Option<WatchHan
                     }
                 }
                 _ = sleep => {
-                    for (hit, paths) in debouncer.due(Instant::now()) {
+                    let now = Instant::now();
+                    for (hit, paths, first) in debouncer.due_since(now) {
+                        let ago = u64::try_from(now.duration_since(first).as_millis()).unwrap_or(0);
                         let change = Change {
                             service: hit.service,
                             action: hit.action,
                             rule: hit.rule,
                             paths,
+                            first_event_ms: crate::protocol::now_ms().saturating_sub(ago),
                         };
                         if out.send(change).await.is_err() {
                             return;
