@@ -3,9 +3,12 @@
 
 mod config;
 mod control;
+mod exec;
+mod inspect;
 mod logs;
 pub mod output;
 mod prereq;
+mod session;
 mod stats;
 mod status;
 mod teardown;
@@ -173,6 +176,49 @@ pub enum Command {
         #[command(flatten)]
         args: ui::UiArgs,
     },
+    /// Run a command in a service's running container (a TTY when the terminal is one); its exit
+    /// code is novadev's.
+    Exec {
+        #[command(flatten)]
+        stack: Global,
+        #[command(flatten)]
+        args: exec::ExecArgs,
+    },
+    /// Run a one-off container with a service's configuration (removed afterwards); its exit
+    /// code is novadev's.
+    Run {
+        #[command(flatten)]
+        stack: Global,
+        #[command(flatten)]
+        args: exec::RunArgs,
+    },
+    /// Services, their state and ports, once (`status --plain`).
+    Ps {
+        #[command(flatten)]
+        stack: Global,
+        /// Machine-readable state.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a service's container port is published on the host.
+    Port {
+        #[command(flatten)]
+        stack: Global,
+        #[command(flatten)]
+        args: inspect::PortArgs,
+    },
+    /// The processes running in the services' containers.
+    Top {
+        #[command(flatten)]
+        stack: Global,
+        #[command(flatten)]
+        args: inspect::TopArgs,
+    },
+    /// Print a shell completion script (e.g. `novadev completions bash > ~/.local/share/bash-completion/completions/novadev`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Print the resolved stack, or every error in it.
     Config {
         #[command(flatten)]
@@ -279,6 +325,24 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Config { stack, args } => config::run(&global.with(&stack), args),
         Command::Ui { stack, args } => ui::run(&global.with(&stack), args).await,
         Command::Stats { stack, args } => stats::run(&global.with(&stack), args).await,
+        Command::Exec { stack, args } => exec::exec(&global.with(&stack), args).await,
+        Command::Run { stack, args } => exec::run(&global.with(&stack), args).await,
+        Command::Ps { stack, json } => {
+            let args = status::StatusArgs { plain: !json, json };
+            status::run(&global.with(&stack), args).await
+        }
+        Command::Port { stack, args } => inspect::port(&global.with(&stack), args).await,
+        Command::Top { stack, args } => inspect::top(&global.with(&stack), args).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "novadev",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Restart { stack, args } => {
             control::run(&global.with(&stack), args, Verb::Restart).await
         }

@@ -384,8 +384,20 @@ fn details_of(inspect: ContainerInspectResponse) -> ContainerDetails {
 }
 
 impl Engine {
-    /// Every container of a project, running or not.
+    /// Every service container of a project, running or not (not the one-offs of `run`).
     pub async fn list_containers(&self, project: &str) -> Result<Vec<ContainerInfo>, EngineError> {
+        let all = self.list_all_containers(project).await?;
+        Ok(all
+            .into_iter()
+            .filter(|c| !c.labels.contains_key(labels::ONEOFF))
+            .collect())
+    }
+
+    /// Every container of a project, the one-offs of `run` included (for `down`).
+    pub async fn list_all_containers(
+        &self,
+        project: &str,
+    ) -> Result<Vec<ContainerInfo>, EngineError> {
         let mut filters = HashMap::new();
         filters.insert("label".to_string(), vec![labels::project_filter(project)]);
         let options = ListContainersOptions {

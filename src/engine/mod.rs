@@ -13,6 +13,7 @@ pub mod images;
 pub mod labels;
 pub mod logs;
 pub mod resources;
+pub mod session;
 
 use bollard::Docker;
 
@@ -37,6 +38,8 @@ pub enum EngineError {
     ImageMissingNoPull { service: String, image: String },
     #[error("service `{service}`: build failed: {message}")]
     Build { service: String, message: String },
+    #[error("{0}")]
+    Unexpected(String),
     #[error("{context}: {source}")]
     Api {
         context: String,

@@ -20,7 +20,7 @@ impl Orchestrator {
         stack: Option<&Stack>,
         what: DownRequest,
     ) -> Result<DownReport, OrchestratorError> {
-        let containers = self.engine.list_containers(project).await?;
+        let containers = self.engine.list_all_containers(project).await?;
         // Their `die` events are this operation's doing, not crashes.
         let _busy: Vec<BusyGuard> = containers
             .iter()
