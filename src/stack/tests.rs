@@ -1313,6 +1313,18 @@ fn invalid_yaml_is_reported_at_the_scanner_position() {
 }
 
 #[test]
+fn flow_list_closed_at_the_key_indentation_loads() {
+    let loaded = compose(
+        "services:\n  a:\n    image: x\n    command: [\n      \"sh\", \"-c\",\n      \"true\"\n    ]\n",
+    )
+    .ok();
+    assert_eq!(
+        service(&loaded, "a").command,
+        Some(strings(&["sh", "-c", "true"]))
+    );
+}
+
+#[test]
 fn duplicate_keys_are_errors() {
     assert_error(
         &compose("services:\n  web:\n    image: x\n    image: y\n"),

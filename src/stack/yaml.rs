@@ -1,9 +1,14 @@
-//! A positioned YAML tree built from yaml-rust2's event parser.
+//! A positioned YAML tree built from libyaml's event parser (`libyaml-safer`, a safe Rust port
+//! of the C library the Compose implementations' YAML readers follow).
 //!
 //! Every node knows the file, line and column (1-based) it came from, so that every later stage can
 //! point at the source. Anchors and aliases are resolved here (an alias is a copy of the anchored
 //! node) and so are merge keys (`<<: *a`, `<<: [*a, *b]`): explicit keys win over merged ones and an
 //! earlier merged map wins over a later one. Duplicate keys are reported at the second occurrence.
+//!
+//! libyaml rather than yaml-rust2/saphyr: those refuse a flow collection whose closing bracket
+//! sits at its key's indentation (`command: [` … `]`), which libyaml, PyYAML and Go's yaml.v3 (so
+//! both Compose implementations) accept and real Compose files use.
 //!
 //! This module knows YAML, not Compose: it must not interpret keys.
 
@@ -11,8 +16,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use libyaml_safer::{Event, EventData, Mark, Parser, ScalarStyle};
 
 use crate::stack::error::Diagnostic;
 use crate::stack::model::Pos;
@@ -116,12 +120,12 @@ const MAX_DEPTH: usize = 256;
 enum Frame {
     Seq {
         pos: Pos,
-        anchor: usize,
+        anchor: Option<String>,
         items: Vec<Node>,
     },
     Map {
         pos: Pos,
-        anchor: usize,
+        anchor: Option<String>,
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
     },
@@ -130,7 +134,7 @@ enum Frame {
 struct Builder {
     file: Arc<PathBuf>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<String, Node>,
     root: Option<Node>,
     nodes: usize,
     errors: Vec<Diagnostic>,
@@ -139,7 +143,8 @@ struct Builder {
 /// Parses one YAML document. An empty file gives `Ok(None)`. YAML syntax errors stop the parse
 /// (with the scanner's position); duplicate keys and bad merge keys are collected.
 pub fn parse(source: &str, file: &Arc<PathBuf>) -> Result<Option<Node>, Vec<Diagnostic>> {
-    let mut parser = Parser::new_from_str(source);
+    let mut parser = Parser::new();
+    parser.set_input(std::io::Cursor::new(source.as_bytes()));
     let mut builder = Builder {
         file: file.clone(),
         stack: Vec::new(),
@@ -150,31 +155,25 @@ pub fn parse(source: &str, file: &Arc<PathBuf>) -> Result<Option<Node>, Vec<Diag
     };
     let mut documents = 0;
     loop {
-        let (event, mark) = match parser.next_token() {
-            Ok(next) => next,
-            Err(e) => {
-                let pos = builder.pos(e.marker());
-                return Err(vec![Diagnostic::at(
-                    &pos,
-                    format!("invalid YAML: {}", e.info()),
-                )]);
-            }
+        let event = match parser.parse() {
+            Ok(event) => event,
+            Err(e) => return Err(vec![syntax_error(&e, file)]),
         };
-        match event {
-            Event::StreamEnd => break,
-            Event::DocumentStart => {
+        match event.data {
+            EventData::StreamEnd => break,
+            EventData::DocumentStart { .. } => {
                 documents += 1;
                 if documents > 1 {
-                    let pos = builder.pos(&mark);
+                    let pos = builder.pos(&event.start_mark);
                     return Err(vec![Diagnostic::at(
                         &pos,
                         "a stack file must hold a single YAML document",
                     )]);
                 }
             }
-            Event::Nothing | Event::StreamStart | Event::DocumentEnd => {}
-            other => {
-                if let Err(d) = builder.event(other, mark) {
+            EventData::StreamStart { .. } | EventData::DocumentEnd { .. } => {}
+            _ => {
+                if let Err(d) = builder.event(event) {
                     builder.errors.push(d);
                     return Err(builder.errors);
                 }
@@ -188,57 +187,105 @@ pub fn parse(source: &str, file: &Arc<PathBuf>) -> Result<Option<Node>, Vec<Diag
     }
 }
 
+/// A libyaml error as a diagnostic: "invalid YAML: <problem> <context>" at the problem's place.
+fn syntax_error(e: &libyaml_safer::Error, file: &Arc<PathBuf>) -> Diagnostic {
+    let (line, column) = match e.problem_mark() {
+        Some(mark) => (mark_line(&mark), mark_column(&mark)),
+        // Reader errors (bad characters) carry no mark; the first line is the best we know.
+        None => (1, 1),
+    };
+    let mut message = format!("invalid YAML: {}", e.problem());
+    if let (Some(context), Some(mark)) = (e.context(), e.context_mark()) {
+        message.push_str(&format!(
+            " {context} (started at line {}, column {})",
+            mark_line(&mark),
+            mark_column(&mark)
+        ));
+    }
+    Diagnostic::at(
+        &Pos {
+            file: file.clone(),
+            line,
+            column,
+        },
+        message,
+    )
+}
+
+fn mark_line(mark: &Mark) -> usize {
+    usize::try_from(mark.line)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
+}
+
+fn mark_column(mark: &Mark) -> usize {
+    usize::try_from(mark.column)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
+}
+
 impl Builder {
-    fn pos(&self, mark: &Marker) -> Pos {
+    fn pos(&self, mark: &Mark) -> Pos {
         Pos {
             file: self.file.clone(),
-            line: mark.line().max(1),
-            column: mark.col() + 1,
+            line: mark_line(mark),
+            column: mark_column(mark),
         }
     }
 
-    fn event(&mut self, event: Event, mark: Marker) -> Result<(), Diagnostic> {
-        let pos = self.pos(&mark);
-        match event {
-            Event::Scalar(text, style, anchor, _tag) => {
+    fn event(&mut self, event: Event) -> Result<(), Diagnostic> {
+        let pos = self.pos(&event.start_mark);
+        match event.data {
+            EventData::Scalar {
+                value,
+                style,
+                anchor,
+                ..
+            } => {
                 let style = match style {
-                    TScalarStyle::Plain => Style::Plain,
-                    TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => Style::Quoted,
-                    TScalarStyle::Literal | TScalarStyle::Folded => Style::Block,
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
+                    ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
+                    // `Plain`, and whatever a later libyaml adds (the enum is non-exhaustive).
+                    _ => Style::Plain,
                 };
                 let node = Node {
                     pos,
-                    value: Value::Scalar { text, style },
+                    value: Value::Scalar { text: value, style },
                 };
                 self.count(1, &node.pos)?;
-                if anchor > 0 {
+                if let Some(anchor) = anchor {
                     self.anchors.insert(anchor, node.clone());
                 }
                 self.complete(node)
             }
-            Event::Alias(id) => {
-                let Some(target) = self.anchors.get(&id) else {
-                    return Err(Diagnostic::at(&pos, "alias to an unknown anchor"));
+            EventData::Alias { anchor } => {
+                let Some(size) = self.anchors.get(&anchor).map(Node::size) else {
+                    return Err(Diagnostic::at(
+                        &pos,
+                        format!("alias `*{anchor}` to an unknown anchor"),
+                    ));
                 };
-                let size = target.size();
+                // Counted before copying, so that an alias bomb stops before it allocates.
+                self.count(size, &pos)?;
                 // The copy keeps the positions of the anchored content: that is where the text
                 // is, so columns inside scalars stay right.
-                let node = target.clone();
-                self.count(size, &pos)?;
+                let Some(node) = self.anchors.get(&anchor).cloned() else {
+                    return Err(Diagnostic::at(&pos, "alias to an unknown anchor"));
+                };
                 self.complete(node)
             }
-            Event::SequenceStart(anchor, _) => self.push(Frame::Seq {
+            EventData::SequenceStart { anchor, .. } => self.push(Frame::Seq {
                 pos,
                 anchor,
                 items: Vec::new(),
             }),
-            Event::MappingStart(anchor, _) => self.push(Frame::Map {
+            EventData::MappingStart { anchor, .. } => self.push(Frame::Map {
                 pos,
                 anchor,
                 entries: Vec::new(),
                 key: None,
             }),
-            Event::SequenceEnd => match self.stack.pop() {
+            EventData::SequenceEnd => match self.stack.pop() {
                 Some(Frame::Seq { pos, anchor, items }) => {
                     // Flow/block sequences start where their first item does, for messages.
                     let pos = items.first().map(|n| n.pos.clone()).unwrap_or(pos);
@@ -250,7 +297,7 @@ impl Builder {
                 }
                 _ => Err(Diagnostic::at(&pos, "unbalanced YAML sequence")),
             },
-            Event::MappingEnd => match self.stack.pop() {
+            EventData::MappingEnd => match self.stack.pop() {
                 Some(Frame::Map {
                     pos,
                     anchor,
@@ -270,11 +317,10 @@ impl Builder {
                 }
                 _ => Err(Diagnostic::at(&pos, "unbalanced YAML mapping")),
             },
-            Event::Nothing
-            | Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd => Ok(()),
+            EventData::StreamStart { .. }
+            | EventData::StreamEnd
+            | EventData::DocumentStart { .. }
+            | EventData::DocumentEnd { .. } => Ok(()),
         }
     }
 
@@ -306,8 +352,8 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(&mut self, node: Node, anchor: usize) -> Result<(), Diagnostic> {
-        if anchor > 0 {
+    fn finish(&mut self, node: Node, anchor: Option<String>) -> Result<(), Diagnostic> {
+        if let Some(anchor) = anchor {
             self.anchors.insert(anchor, node.clone());
         }
         self.complete(node)
@@ -497,6 +543,59 @@ mod tests {
     fn a_second_document_is_rejected() {
         let msg = parse_err("a: 1\n---\nb: 2\n");
         assert!(msg.contains("single YAML document"), "{msg}");
+    }
+
+    #[test]
+    fn flow_sequence_may_close_at_its_key_indentation() {
+        // Compose (libyaml, yaml.v3) accepts this layout; yaml-rust2 refused it.
+        let root = parse_ok("services:\n  a:\n    image: x\n    command: [\n      \"sh\"\n    ]\n");
+        let command = root
+            .get("services")
+            .and_then(|s| s.get("a"))
+            .and_then(|a| a.get("command"))
+            .and_then(Node::as_seq)
+            .expect("a list");
+        assert_eq!(command.len(), 1);
+        assert_eq!(command[0].as_str(), Some("sh"));
+        assert_eq!((command[0].pos.line, command[0].pos.column), (5, 7));
+    }
+
+    #[test]
+    fn flow_items_and_mappings_may_sit_at_the_key_indentation() {
+        let root = parse_ok("a:\n  b: [\n  1,\n  2\n  ]\n  c: {\n    d: e\n  }\n");
+        let a = root.get("a").expect("a");
+        assert_eq!(
+            a.get("b").and_then(Node::as_seq).map(<[Node]>::len),
+            Some(2)
+        );
+        assert_eq!(
+            a.get("c").and_then(|c| c.get("d")).and_then(Node::as_str),
+            Some("e")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_the_construct_and_where_it_started() {
+        let msg = parse_err("a: 1\nb: [x,\n  y\nc: 2\n");
+        assert!(msg.contains("compose.yaml:4:2: invalid YAML"), "{msg}");
+        assert!(
+            msg.contains("flow sequence (started at line 2, column 4)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn alias_to_an_unknown_anchor_is_an_error() {
+        let msg = parse_err("a: 1\nb: *nowhere\n");
+        assert!(msg.contains("compose.yaml:2:4"), "{msg}");
+        assert!(msg.contains("`*nowhere`"), "{msg}");
+    }
+
+    #[test]
+    fn a_redefined_anchor_is_used_from_then_on() {
+        let root = parse_ok("a: &x 1\nb: *x\nc: &x 2\nd: *x\n");
+        assert_eq!(root.get("b").and_then(Node::as_str), Some("1"));
+        assert_eq!(root.get("d").and_then(Node::as_str), Some("2"));
     }
 
     #[test]
