@@ -307,8 +307,11 @@ fn service(cx: &mut Context<'_>, name: String, pos: Pos, body: &Node) -> RawServ
             "command" => s.command = command(cx, key, k, v),
             "entrypoint" => s.entrypoint = command(cx, key, k, v),
             "environment" => {
-                for (var, value, _) in key_values(cx, key, k, v, '=') {
-                    let value = value.or_else(|| (cx.lookup)(&var));
+                for (var, value, pos) in key_values(cx, key, k, v, '=') {
+                    // A bare key copies the host's value: that copy is spent from the budget.
+                    let value = value.or_else(|| {
+                        (cx.lookup)(&var).filter(|host| cx.report.spend(host.len(), &pos))
+                    });
                     if let Some(value) = value {
                         s.environment.insert(var, value);
                     }
@@ -672,8 +675,11 @@ fn build(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<RawBuild> {
                 b.dockerfile = string(cx, "build.dockerfile", bk, bv).map(|d| (d, bv.pos.clone()));
             }
             "args" => {
-                for (arg, value, _) in key_values(cx, "build.args", bk, bv, '=') {
-                    if let Some(value) = value.or_else(|| (cx.lookup)(&arg)) {
+                for (arg, value, pos) in key_values(cx, "build.args", bk, bv, '=') {
+                    let value = value.or_else(|| {
+                        (cx.lookup)(&arg).filter(|host| cx.report.spend(host.len(), &pos))
+                    });
+                    if let Some(value) = value {
                         b.args.insert(arg, value);
                     }
                 }

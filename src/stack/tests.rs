@@ -1652,3 +1652,118 @@ fn unknown_keys_in_nested_sections_are_errors() {
         "did you mean `context`?",
     );
 }
+
+// ---- size limits -----------------------------------------------------------------------------
+
+fn alias_bomb(scalar: usize, aliases: usize) -> String {
+    let mut src = format!(
+        "x-big: &big \"{}\"\nservices:\n  a:\n    image: x\n    command: [",
+        "x".repeat(scalar)
+    );
+    src.push_str(&vec!["*big"; aliases].join(", "));
+    src.push_str("]\n");
+    src
+}
+
+#[test]
+fn alias_bomb_by_bytes_is_one_error_at_the_aliases() {
+    let started = std::time::Instant::now();
+    let message = compose(&alias_bomb(100_000, 10_000)).err();
+    assert!(message.contains("compose.yaml:5:"), "{message}");
+    assert!(message.contains("more than 64 MiB"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    // Generous: the point is that it does not build a gigabyte first.
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn variable_bomb_through_dotenv_is_an_error_at_the_value() {
+    let mut yaml = String::from("services:\n  a:\n    image: x\n    environment:\n");
+    for i in 0..200 {
+        yaml.push_str(&format!("      V{i}: \"${{BIG}}${{BIG}}\"\n"));
+    }
+    let p = compose(&yaml).file(".env", &format!("BIG={}\n", "y".repeat(1 << 20)));
+    let message = p.err();
+    assert!(message.contains("compose.yaml:"), "{message}");
+    assert!(message.contains("too large"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
+
+#[test]
+fn bare_environment_keys_copying_a_huge_value_are_spent_too() {
+    let mut yaml = String::from("services:\n");
+    for i in 0..100 {
+        yaml.push_str(&format!("  s{i}:\n    image: x\n    environment: [BIG]\n"));
+    }
+    let p = compose(&yaml).file(".env", &format!("BIG={}\n", "y".repeat(1 << 20)));
+    let message = p.err();
+    assert!(message.contains("too large"), "{message}");
+}
+
+#[test]
+fn endless_stack_file_is_an_error_not_a_hang() {
+    let p = Project::new();
+    let message = match p.load_files(&["/dev/zero"]) {
+        Ok(_) => panic!("/dev/zero loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(message.starts_with("/dev/zero:1:1:"), "{message}");
+    assert!(message.contains("larger than 16 MiB"), "{message}");
+}
+
+#[test]
+fn oversized_dotenv_and_env_file_are_errors_at_the_file() {
+    let huge = format!("A={}\n", "y".repeat(17 << 20));
+    let message = compose("services:\n  a:\n    image: x\n")
+        .file(".env", &huge)
+        .err();
+    assert!(
+        message.contains(".env:1:1: `.env` is larger than 16 MiB"),
+        "{message}"
+    );
+    let message = compose("services:\n  a:\n    image: x\n    env_file: big.env\n")
+        .file("big.env", &huge)
+        .err();
+    assert!(message.contains("compose.yaml:4:"), "{message}");
+    assert!(message.contains("larger than 16 MiB"), "{message}");
+}
+
+#[test]
+fn env_file_read_by_many_services_is_spent_each_time() {
+    let mut yaml = String::from("services:\n");
+    for i in 0..80 {
+        yaml.push_str(&format!("  s{i}:\n    image: x\n    env_file: big.env\n"));
+    }
+    let p = compose(&yaml).file("big.env", &format!("A={}\n", "y".repeat(1 << 20)));
+    assert!(p.err().contains("too large"));
+}
+
+#[test]
+fn load_from_sources_reads_only_what_it_is_given() {
+    let sources = Memory::new()
+        .with(
+            "/mem/compose.yaml",
+            "services:\n  web:\n    build: ./app\n    env_file: web.env\n    environment: {B: $FROM_DOTENV}\n",
+        )
+        .with("/mem/app/Dockerfile", "FROM scratch\n")
+        .with("/mem/web.env", "A=1\n")
+        .with("/mem/.env", "FROM_DOTENV=2\n");
+    let loaded = load_from_sources(
+        &sources,
+        &LoadOptions {
+            files: vec![PathBuf::from("compose.yaml")],
+            working_dir: PathBuf::from("/mem"),
+            ..LoadOptions::default()
+        },
+    )
+    .expect("loads");
+    let web = service(&loaded, "web");
+    assert_eq!(web.environment.get("A").map(String::as_str), Some("1"));
+    assert_eq!(web.environment.get("B").map(String::as_str), Some("2"));
+    assert_eq!(
+        web.build.as_ref().map(|b| b.context.clone()),
+        Some(PathBuf::from("/mem/app"))
+    );
+    let none = load_from_sources(&sources, &LoadOptions::default());
+    assert!(matches!(none, Err(StackError::NoStackFile { .. })));
+}

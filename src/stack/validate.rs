@@ -16,6 +16,7 @@ use crate::stack::model::{
     Build, Healthcheck, HostBuild, MountSource, Network, Pos, ProjectExt, Service, ServiceExt,
     ServiceNetwork, Stack, Volume,
 };
+use crate::stack::source::{ReadError, Sources};
 
 pub struct Finalize<'a> {
     pub name: String,
@@ -23,6 +24,7 @@ pub struct Finalize<'a> {
     pub files: Vec<PathBuf>,
     pub profiles: &'a [String],
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    pub sources: &'a dyn Sources,
 }
 
 /// Is a service with these `profiles:` enabled by the active profiles?
@@ -143,7 +145,7 @@ fn service(
         let (dockerfile, dockerfile_pos) = b
             .dockerfile
             .unwrap_or_else(|| ("Dockerfile".to_string(), context_pos.clone()));
-        if !context.is_dir() {
+        if !f.sources.is_dir(&context) {
             report.error(
                 &context_pos,
                 format!(
@@ -151,7 +153,7 @@ fn service(
                     context.display()
                 ),
             );
-        } else if !context.join(&dockerfile).is_file() {
+        } else if !f.sources.is_file(&context.join(&dockerfile)) {
             report.error(
                 &dockerfile_pos,
                 format!(
@@ -172,27 +174,7 @@ fn service(
 
     let mut environment = BTreeMap::new();
     for env_file in raw.env_file.unwrap_or_default() {
-        match std::fs::read_to_string(&env_file.path) {
-            Ok(content) => match parse_env_file(&content, f.lookup) {
-                Ok(pairs) => environment.extend(pairs),
-                Err(e) => report.error(
-                    &Pos {
-                        file: std::sync::Arc::new(env_file.path.clone()),
-                        line: e.line,
-                        column: 1,
-                    },
-                    format!("in env_file of service `{name}`: {}", e.message),
-                ),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !env_file.required => {}
-            Err(e) => report.error(
-                &env_file.pos,
-                format!(
-                    "service `{name}`: cannot read env_file `{}`: {e}",
-                    env_file.path.display()
-                ),
-            ),
-        }
+        environment.extend(read_env_file(&name, &env_file, f, report));
     }
     environment.extend(raw.environment);
 
@@ -293,6 +275,51 @@ fn service(
             host_build,
             keys: raw.keys.unwrap_or_default(),
         },
+    }
+}
+
+/// One `env_file` of a service: its pairs, or nothing (with the problem reported).
+fn read_env_file(
+    service: &str,
+    env_file: &crate::stack::convert::EnvFileRef,
+    f: &Finalize<'_>,
+    report: &mut Report,
+) -> Vec<(String, String)> {
+    let content = match f.sources.read(&env_file.path) {
+        Ok(content) => content,
+        Err(ReadError::NotFound) if !env_file.required => return Vec::new(),
+        Err(e) => {
+            report.error(
+                &env_file.pos,
+                format!(
+                    "service `{service}`: cannot read env_file `{}`: {e}",
+                    env_file.path.display()
+                ),
+            );
+            return Vec::new();
+        }
+    };
+    let file_pos = |line: usize| Pos {
+        file: std::sync::Arc::new(env_file.path.clone()),
+        line,
+        column: 1,
+    };
+    let Ok(content) = String::from_utf8(content) else {
+        report.error(
+            &file_pos(1),
+            format!("in env_file of service `{service}`: not valid UTF-8"),
+        );
+        return Vec::new();
+    };
+    match parse_env_file(&content, f.lookup, &mut report.budget) {
+        Ok(pairs) => pairs,
+        Err(e) => {
+            report.error(
+                &file_pos(e.line),
+                format!("in env_file of service `{service}`: {}", e.message),
+            );
+            Vec::new()
+        }
     }
 }
 

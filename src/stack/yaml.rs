@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use libyaml_safer::{Event, EventData, Mark, Parser, ScalarStyle};
 
+use crate::stack::budget::Budget;
 use crate::stack::error::Diagnostic;
 use crate::stack::model::Pos;
 
@@ -98,22 +99,25 @@ impl Node {
         }
     }
 
-    fn size(&self) -> usize {
+    /// What the node costs in memory, roughly: a node's own size plus its text. This is what an
+    /// alias of it adds, and what the byte budget counts.
+    fn weight(&self) -> usize {
         match &self.value {
-            Value::Scalar { .. } => 1,
-            Value::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
+            Value::Scalar { text, .. } => NODE_COST + text.len(),
+            Value::Seq(items) => NODE_COST + items.iter().map(Node::weight).sum::<usize>(),
             Value::Map(entries) => {
-                1 + entries
-                    .iter()
-                    .map(|(k, v)| k.size() + v.size())
-                    .sum::<usize>()
+                NODE_COST
+                    + entries
+                        .iter()
+                        .map(|(k, v)| k.weight() + v.weight())
+                        .sum::<usize>()
             }
         }
     }
 }
 
-/// Upper bound on nodes after alias expansion, against "billion laughs" documents.
-const MAX_NODES: usize = 1_000_000;
+const NODE_COST: usize = std::mem::size_of::<Node>();
+
 /// Upper bound on nesting, so that recursive walks over the tree cannot overflow the stack.
 const MAX_DEPTH: usize = 256;
 
@@ -131,18 +135,24 @@ enum Frame {
     },
 }
 
-struct Builder {
+struct Builder<'b> {
     file: Arc<PathBuf>,
     stack: Vec<Frame>,
-    anchors: HashMap<String, Node>,
+    /// Anchored nodes with their weight.
+    anchors: HashMap<String, (Node, usize)>,
     root: Option<Node>,
-    nodes: usize,
+    budget: &'b mut Budget,
     errors: Vec<Diagnostic>,
 }
 
 /// Parses one YAML document. An empty file gives `Ok(None)`. YAML syntax errors stop the parse
-/// (with the scanner's position); duplicate keys and bad merge keys are collected.
-pub fn parse(source: &str, file: &Arc<PathBuf>) -> Result<Option<Node>, Vec<Diagnostic>> {
+/// (with the scanner's position); duplicate keys and bad merge keys are collected. Every node,
+/// and every copy an alias makes, is spent from `budget` before it is made.
+pub fn parse(
+    source: &str,
+    file: &Arc<PathBuf>,
+    budget: &mut Budget,
+) -> Result<Option<Node>, Vec<Diagnostic>> {
     let mut parser = Parser::new();
     parser.set_input(std::io::Cursor::new(source.as_bytes()));
     let mut builder = Builder {
@@ -150,7 +160,7 @@ pub fn parse(source: &str, file: &Arc<PathBuf>) -> Result<Option<Node>, Vec<Diag
         stack: Vec::new(),
         anchors: HashMap::new(),
         root: None,
-        nodes: 0,
+        budget,
         errors: Vec::new(),
     };
     let mut documents = 0;
@@ -224,7 +234,7 @@ fn mark_column(mark: &Mark) -> usize {
         .saturating_add(1)
 }
 
-impl Builder {
+impl Builder<'_> {
     fn pos(&self, mark: &Mark) -> Pos {
         Pos {
             file: self.file.clone(),
@@ -252,24 +262,25 @@ impl Builder {
                     pos,
                     value: Value::Scalar { text: value, style },
                 };
-                self.count(1, &node.pos)?;
+                let weight = node.weight();
+                self.count(weight, &node.pos)?;
                 if let Some(anchor) = anchor {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), weight));
                 }
                 self.complete(node)
             }
             EventData::Alias { anchor } => {
-                let Some(size) = self.anchors.get(&anchor).map(Node::size) else {
+                let Some(weight) = self.anchors.get(&anchor).map(|(_, w)| *w) else {
                     return Err(Diagnostic::at(
                         &pos,
                         format!("alias `*{anchor}` to an unknown anchor"),
                     ));
                 };
                 // Counted before copying, so that an alias bomb stops before it allocates.
-                self.count(size, &pos)?;
+                self.count(weight, &pos)?;
                 // The copy keeps the positions of the anchored content: that is where the text
                 // is, so columns inside scalars stay right.
-                let Some(node) = self.anchors.get(&anchor).cloned() else {
+                let Some(node) = self.anchors.get(&anchor).map(|(n, _)| n.clone()) else {
                     return Err(Diagnostic::at(&pos, "alias to an unknown anchor"));
                 };
                 self.complete(node)
@@ -332,7 +343,7 @@ impl Builder {
             return Err(Diagnostic::at(&pos, "YAML nested too deeply"));
         }
         self.count(
-            1,
+            NODE_COST,
             &match &frame {
                 Frame::Seq { pos, .. } | Frame::Map { pos, .. } => pos.clone(),
             },
@@ -341,20 +352,18 @@ impl Builder {
         Ok(())
     }
 
-    fn count(&mut self, n: usize, pos: &Pos) -> Result<(), Diagnostic> {
-        self.nodes = self.nodes.saturating_add(n);
-        if self.nodes > MAX_NODES {
-            return Err(Diagnostic::at(
-                pos,
-                "YAML document too large (too many nodes after expanding aliases)",
-            ));
+    fn count(&mut self, bytes: usize, pos: &Pos) -> Result<(), Diagnostic> {
+        if self.budget.spend(bytes) {
+            Ok(())
+        } else {
+            Err(Diagnostic::at(pos, self.budget.message()))
         }
-        Ok(())
     }
 
     fn finish(&mut self, node: Node, anchor: Option<String>) -> Result<(), Diagnostic> {
         if let Some(anchor) = anchor {
-            self.anchors.insert(anchor, node.clone());
+            let weight = node.weight();
+            self.anchors.insert(anchor, (node.clone(), weight));
         }
         self.complete(node)
     }
@@ -460,11 +469,13 @@ mod tests {
     }
 
     fn parse_ok(src: &str) -> Node {
-        parse(src, &file()).expect("parses").expect("not empty")
+        parse(src, &file(), &mut Budget::default())
+            .expect("parses")
+            .expect("not empty")
     }
 
     fn parse_err(src: &str) -> String {
-        let errs = parse(src, &file()).expect_err("fails");
+        let errs = parse(src, &file(), &mut Budget::default()).expect_err("fails");
         errs.iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
@@ -535,8 +546,11 @@ mod tests {
         assert!(root.get("b").is_some_and(Node::is_null));
         assert!(root.get("c").is_some_and(Node::is_null));
         assert_eq!(root.get("d").and_then(Node::as_str), Some(""));
-        assert_eq!(parse("", &file()).ok(), Some(None));
-        assert_eq!(parse("# only a comment\n", &file()).ok(), Some(None));
+        assert_eq!(parse("", &file(), &mut Budget::default()).ok(), Some(None));
+        assert_eq!(
+            parse("# only a comment\n", &file(), &mut Budget::default()).ok(),
+            Some(None)
+        );
     }
 
     #[test]
@@ -609,5 +623,35 @@ mod tests {
         }
         let msg = parse_err(&src);
         assert!(msg.contains("too large"), "{msg}");
+    }
+
+    /// One 100 KB scalar aliased 10,000 times: few nodes, but a gigabyte of text.
+    fn byte_bomb(scalar: usize, aliases: usize) -> String {
+        let mut src = format!("big: &big \"{}\"\nlist: [", "x".repeat(scalar));
+        src.push_str(&vec!["*big"; aliases].join(", "));
+        src.push_str("]\n");
+        src
+    }
+
+    #[test]
+    fn alias_bomb_by_bytes_stops_at_the_budget_with_the_alias_position() {
+        let src = byte_bomb(100_000, 10_000);
+        let mut budget = Budget::default();
+        let errs = parse(&src, &file(), &mut budget).expect_err("over budget");
+        let msg = errs[0].to_string();
+        assert!(msg.starts_with("/p/compose.yaml:2:"), "{msg}");
+        assert!(msg.contains("more than 64 MiB"), "{msg}");
+        assert!(budget.is_exhausted());
+    }
+
+    #[test]
+    fn aliases_within_the_budget_are_expanded() {
+        let src = byte_bomb(1000, 100);
+        let root = parse(&src, &file(), &mut Budget::default())
+            .expect("fits")
+            .expect("doc");
+        let list = root.get("list").and_then(Node::as_seq).expect("list");
+        assert_eq!(list.len(), 100);
+        assert!(parse(&src, &file(), &mut Budget::new(50_000)).is_err());
     }
 }
