@@ -16,7 +16,7 @@ use crate::stack::keys;
 use crate::stack::model::{
     Condition, Dependency, Develop, GeneratedKey, HealthTest, MountSource, PortMapping, Pos,
     Protocol, PullPolicy, Requirements, RestartPolicy, ServiceNetwork, VolumeMount, WatchAction,
-    WatchRule,
+    WatchRule, is_valid_key_name, is_valid_service_name,
 };
 use crate::stack::yaml::{Node, Value};
 
@@ -273,7 +273,7 @@ fn named_entries<'n>(
 fn service(cx: &mut Context<'_>, name: String, pos: Pos, body: &Node) -> RawService {
     let mut s = RawService::new(name.clone(), pos.clone(), cx.dir.clone());
     let errors_before = cx.report.errors.len();
-    if !valid_service_name(&name) {
+    if !is_valid_service_name(&name) {
         cx.report.error(
             &pos,
             format!("invalid service name `{name}` (use letters, digits, `_`, `.` and `-`)"),
@@ -389,12 +389,6 @@ fn service(cx: &mut Context<'_>, name: String, pos: Pos, body: &Node) -> RawServ
     }
     s.broken = cx.report.errors.len() > errors_before;
     s
-}
-
-fn valid_service_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 // ---- typed accessors -------------------------------------------------------------------------
@@ -1569,14 +1563,13 @@ fn generated_keys(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<Vec<Genera
         }
         match (name, target) {
             (Some(name), Some(target)) => {
-                let valid = !name.is_empty()
-                    && name.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
-                    });
-                if !valid {
+                if !is_valid_key_name(&name) {
                     cx.report.error(
                         &item.pos,
-                        format!("key name `{name}` must be lowercase letters, digits, `-` or `_`"),
+                        format!(
+                            "key name `{name}` must be lowercase letters, digits, `-` or `_`, \
+                             starting with a letter or digit"
+                        ),
                     );
                 } else if !target.starts_with('/') {
                     cx.report.error(

@@ -97,6 +97,9 @@ pub fn load_from_sources(sources: &dyn Sources, opts: &LoadOptions) -> Result<Lo
         |key: &str| -> Option<String> { opts.env.get(key).or_else(|| dotenv.get(key)).cloned() };
 
     let mut merged = merge::Merged::default();
+    // A file that could not be read or parsed leaves the stack incomplete: whole-stack checks
+    // such as "no services" would only add noise.
+    let mut all_files_read = true;
     for file in &files {
         let arc = Arc::new(file.clone());
         let start = Pos {
@@ -108,6 +111,7 @@ pub fn load_from_sources(sources: &dyn Sources, opts: &LoadOptions) -> Result<Lo
             Ok(source) => source,
             Err(ReadError::TooLarge) => {
                 report.error(&start, format!("stack file is {}", ReadError::TooLarge));
+                all_files_read = false;
                 continue;
             }
             Err(ReadError::NotFound) => {
@@ -131,17 +135,29 @@ pub fn load_from_sources(sources: &dyn Sources, opts: &LoadOptions) -> Result<Lo
         };
         let Ok(source) = String::from_utf8(source) else {
             report.error(&start, "stack file is not valid UTF-8");
+            all_files_read = false;
             continue;
         };
         let mut root = match yaml::parse(&source, &arc, &mut report.budget) {
             Ok(root) => root,
             Err(diagnostics) => {
                 report.errors.extend(diagnostics);
+                if report.budget.is_exhausted() {
+                    return Err(StackError::Invalid(report.errors));
+                }
+                all_files_read = false;
                 continue;
             }
         };
-        if let Some(root) = root.as_mut() {
-            interpolate::interpolate_tree(root, &lookup, &mut report);
+        match root.as_mut() {
+            Some(root) if !root.is_null() => {
+                interpolate::interpolate_tree(root, &lookup, &mut report);
+            }
+            // Compose refuses an empty file too ("empty compose file").
+            _ => report.error(
+                &start,
+                "the file is empty; a stack file needs at least `services:`",
+            ),
         }
         if report.budget.is_exhausted() {
             // Nothing useful can be said about a stack that does not fit; say that alone.
@@ -177,6 +193,7 @@ pub fn load_from_sources(sources: &dyn Sources, opts: &LoadOptions) -> Result<Lo
         profiles: &profiles,
         lookup: &lookup,
         sources,
+        all_files_read,
     };
     let stack = validate::finalize(merged, &finalize, &mut report);
     if report.budget.is_exhausted() {

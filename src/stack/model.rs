@@ -390,7 +390,58 @@ pub struct Volume {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A service name as Compose allows it: a letter or digit, then letters, digits, `_`, `.`, `-`.
+/// It also makes a safe path component (never empty, `.`, `..`, hidden, or with `/` or NUL).
+pub fn is_valid_service_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// A generated key pair's name: lowercase letters, digits, `-` and `_`, starting with a letter or
+/// digit. It names a directory under the project's state dir.
+pub fn is_valid_key_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))
+}
+
 impl Stack {
+    /// The names in a stack that become host paths or engine names, checked as the loader checks
+    /// them: for a `Stack` that did not come from the loader (deserialized), before it is used.
+    /// Returns one message per problem.
+    pub fn check_names(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.name.is_empty() || crate::stack::normalize_project_name(&self.name) != self.name {
+            problems.push(format!("invalid project name `{}`", self.name));
+        }
+        for (key, service) in &self.services {
+            if !is_valid_service_name(key) {
+                problems.push(format!("invalid service name `{key}`"));
+            }
+            if service.name != *key {
+                problems.push(format!(
+                    "service `{key}` is named `{}` inside",
+                    service.name
+                ));
+            }
+            for k in &service.novadev.keys {
+                if !is_valid_key_name(&k.name) {
+                    problems.push(format!("service `{key}`: invalid key name `{}`", k.name));
+                }
+                if !k.target.starts_with('/') {
+                    problems.push(format!(
+                        "service `{key}`: key target `{}` must be an absolute path",
+                        k.target
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
     /// Engine-side name of a stack network.
     pub fn network_name(&self, key: &str) -> String {
         match self.networks.get(key).and_then(|n| n.name.clone()) {
@@ -417,5 +468,72 @@ impl Stack {
             Some(name) => name,
             None => format!("{}-{service}-1", self.name),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack_with(service: Service) -> Stack {
+        let mut services = BTreeMap::new();
+        services.insert(service.name.clone(), service);
+        Stack {
+            name: "demo".into(),
+            project_dir: PathBuf::from("/p"),
+            files: Vec::new(),
+            services,
+            networks: BTreeMap::new(),
+            volumes: BTreeMap::new(),
+            novadev: ProjectExt::default(),
+        }
+    }
+
+    #[test]
+    fn names_that_would_escape_a_directory_are_invalid() {
+        for bad in ["", ".", "..", ".x", "a/b", "../x", "a\0b", "-x"] {
+            assert!(!is_valid_service_name(bad), "{bad:?}");
+            assert!(!is_valid_key_name(bad), "{bad:?}");
+        }
+        assert!(is_valid_service_name("web.v2_a-1"));
+        assert!(is_valid_key_name("jwt-2_a"));
+        assert!(!is_valid_key_name("Jwt"));
+    }
+
+    #[test]
+    fn check_names_flags_what_a_deserialized_stack_could_carry() {
+        let mut web = Service::new("web");
+        web.novadev.keys.push(GeneratedKey {
+            name: "../../../etc".into(),
+            target: "relative".into(),
+        });
+        let mut stack = stack_with(web);
+        stack.name = "../evil".into();
+        let problems = stack.check_names().join("\n");
+        assert!(problems.contains("invalid project name"), "{problems}");
+        assert!(
+            problems.contains("invalid key name `../../../etc`"),
+            "{problems}"
+        );
+        assert!(problems.contains("must be an absolute path"), "{problems}");
+        let mut ok = Service::new("web");
+        ok.novadev.keys.push(GeneratedKey {
+            name: "jwt".into(),
+            target: "/run/secrets/jwt".into(),
+        });
+        assert!(stack_with(ok).check_names().is_empty());
+    }
+
+    #[test]
+    fn check_names_flags_a_service_keyed_under_another_name() {
+        let mut stack = stack_with(Service::new("web"));
+        let service = Service::new("a/b");
+        stack.services.insert("x/y".into(), service);
+        let problems = stack.check_names().join("\n");
+        assert!(
+            problems.contains("invalid service name `x/y`"),
+            "{problems}"
+        );
+        assert!(problems.contains("named `a/b` inside"), "{problems}");
     }
 }

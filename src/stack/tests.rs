@@ -136,12 +136,12 @@ fn minimal_stack_gets_compose_defaults() {
 
 #[test]
 fn project_name_prefers_flag_then_name_key_then_directory() {
-    let mut p = compose("name: From_File\nservices: {}\n");
+    let mut p = compose("name: From_File\nservices: {a: {image: x}}\n");
     assert_eq!(p.ok().stack.name, "from_file");
     p.project_name = Some("Flag.Name".into());
     assert_eq!(p.ok().stack.name, "flagname");
     let q = Project::new();
-    let q = q.file("My Stack/compose.yaml", "services: {}\n");
+    let q = q.file("My Stack/compose.yaml", "services: {a: {image: x}}\n");
     let loaded = q.load_files(&["My Stack/compose.yaml"]).expect("loads");
     assert_eq!(loaded.stack.name, "mystack");
 }
@@ -1334,9 +1334,62 @@ fn duplicate_keys_are_errors() {
 }
 
 #[test]
-fn empty_file_is_an_empty_stack() {
-    let loaded = compose("").ok();
-    assert!(loaded.stack.services.is_empty());
+fn empty_file_is_an_error_as_in_compose() {
+    for empty in ["", "# just a comment\n", "~\n"] {
+        assert_error(&compose(empty), 1, "the file is empty");
+    }
+    let p = compose("services:\n  a:\n    image: x\n").file("empty.yaml", "");
+    let message = match p.load_files(&["compose.yaml", "empty.yaml"]) {
+        Ok(_) => panic!("an empty override loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        message.contains("empty.yaml:1:1: the file is empty"),
+        "{message}"
+    );
+}
+
+#[test]
+fn stack_without_services_is_an_error() {
+    assert_error(&compose("services: {}\n"), 1, "the stack has no services");
+    assert_error(&compose("name: x\n"), 1, "the stack has no services");
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    profiles: [debug]\n"),
+        1,
+        "no service is active: a need a profile",
+    );
+}
+
+#[test]
+fn healthy_condition_on_a_disabled_healthcheck_is_an_error_at_the_entry() {
+    for check in ["{disable: true}", "{test: [NONE]}"] {
+        let p = compose(&format!(
+            "services:\n  web:\n    image: x\n    depends_on:\n      db: {{condition: service_healthy}}\n  db:\n    image: y\n    healthcheck: {check}\n"
+        ));
+        assert_error(&p, 5, "the healthcheck of `db` is disabled");
+    }
+}
+
+#[test]
+fn healthy_condition_without_a_healthcheck_warns_that_the_image_must_have_one() {
+    let loaded = compose(
+        "services:\n  web:\n    image: x\n    depends_on:\n      db: {condition: service_healthy}\n      cache: {condition: service_started}\n  db:\n    image: y\n  cache:\n    image: z\n",
+    )
+    .ok();
+    let w = warnings(&loaded);
+    assert!(w.contains("compose.yaml:5:"), "{w}");
+    assert!(w.contains("`db` has no `healthcheck:`"), "{w}");
+    assert!(!w.contains("cache"), "{w}");
+}
+
+#[test]
+fn key_names_that_are_not_plain_directory_names_are_errors() {
+    for bad in ["../up", ".hidden", "a/b", "-rf", "UPPER", "\"\""] {
+        let p = compose(&format!(
+            "services:\n  a:\n    image: x\n    x-novadev:\n      keys:\n        - {{name: {bad}, target: /k}}\n"
+        ));
+        assert_error(&p, 6, "key name");
+    }
 }
 
 // ---- render ----------------------------------------------------------------------------------
@@ -1603,8 +1656,8 @@ fn bad_dotenv_line_is_reported_in_the_dotenv_file() {
 
 #[test]
 fn compose_project_name_variable_beats_the_name_key() {
-    let p =
-        compose("name: fromfile\nservices: {}\n").file(".env", "COMPOSE_PROJECT_NAME=FromDotenv\n");
+    let p = compose("name: fromfile\nservices: {a: {image: x}}\n")
+        .file(".env", "COMPOSE_PROJECT_NAME=FromDotenv\n");
     assert_eq!(p.ok().stack.name, "fromdotenv");
 }
 

@@ -13,8 +13,8 @@ use crate::stack::envfile::parse_env_file;
 use crate::stack::error::Report;
 use crate::stack::merge::Merged;
 use crate::stack::model::{
-    Build, Healthcheck, HostBuild, MountSource, Network, Pos, ProjectExt, Service, ServiceExt,
-    ServiceNetwork, Stack, Volume,
+    Build, Condition, Healthcheck, HostBuild, MountSource, Network, Pos, ProjectExt, Service,
+    ServiceExt, ServiceNetwork, Stack, Volume,
 };
 use crate::stack::source::{ReadError, Sources};
 
@@ -25,6 +25,8 @@ pub struct Finalize<'a> {
     pub profiles: &'a [String],
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     pub sources: &'a dyn Sources,
+    /// Every stack file was read and parsed (else "no services" is not worth saying).
+    pub all_files_read: bool,
 }
 
 /// Is a service with these `profiles:` enabled by the active profiles?
@@ -52,6 +54,26 @@ pub fn finalize(merged: Merged, f: &Finalize<'_>, report: &mut Report) -> Stack 
     let names: BTreeSet<String> = services.keys().cloned().collect();
     for service in services.values_mut() {
         check_dependencies(service, &names, &inactive, report);
+    }
+    check_health_conditions(&services, report);
+    if services.is_empty() && f.all_files_read {
+        let first = Pos {
+            file: std::sync::Arc::new(f.files.first().cloned().unwrap_or_default()),
+            line: 1,
+            column: 1,
+        };
+        if inactive.is_empty() {
+            report.error(&first, "the stack has no services");
+        } else {
+            let names: Vec<&str> = inactive.keys().map(String::as_str).collect();
+            report.error(
+                &first,
+                format!(
+                    "no service is active: {} need a profile; enable one with --profile",
+                    names.join(", ")
+                ),
+            );
+        }
     }
     check_container_names(&services, &f.files, report);
     check_host_ports(&services, &f.files, report);
@@ -353,6 +375,43 @@ fn check_dependencies(
         }
         false
     });
+}
+
+/// `condition: service_healthy` on a service that cannot become healthy. A disabled healthcheck
+/// never reports healthy (Compose v2 refuses it at `up`): an error at the `depends_on` entry. With
+/// no `healthcheck:` at all, the image may still define one (Compose then waits on it, and so
+/// does novadev), so the loader can only warn.
+fn check_health_conditions(services: &BTreeMap<String, Service>, report: &mut Report) {
+    for service in services.values() {
+        for (dep, d) in &service.depends_on {
+            if d.condition != Condition::ServiceHealthy {
+                continue;
+            }
+            let Some(target) = services.get(dep) else {
+                continue;
+            };
+            let name = &service.name;
+            match &target.healthcheck {
+                Some(h) if h.disable => report.error(
+                    &d.pos,
+                    format!(
+                        "service `{name}` waits for `{dep}` to be healthy (service_healthy), \
+                         but the healthcheck of `{dep}` is disabled"
+                    ),
+                ),
+                Some(h) if h.test.is_some() => {}
+                // No test of its own (at most new timings for the image's): the image decides.
+                _ => report.warn(
+                    &d.pos,
+                    format!(
+                        "service `{name}` waits for `{dep}` to be healthy (service_healthy), \
+                         but `{dep}` has no `healthcheck:`; unless its image defines a \
+                         HEALTHCHECK, `up` will fail on this dependency"
+                    ),
+                ),
+            }
+        }
+    }
 }
 
 /// Orders positions the way the user reads them: files in load order, then line and column.
