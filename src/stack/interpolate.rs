@@ -325,6 +325,9 @@ pub fn interpolate_tree(
                     let growth = value.len().saturating_sub(text.len());
                     if report.spend(growth, &at(0)) {
                         *text = value;
+                        // A substituted value is a string, as in Compose: `image: ${UNSET}` is
+                        // "", not null, and `${X}` holding `null` or `~` is that text.
+                        *style = Style::Quoted;
                     }
                 }
                 Err(e) if e.over_limit => report.over_budget(&at(e.offset)),

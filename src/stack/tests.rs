@@ -190,6 +190,36 @@ fn unset_variable_is_empty_with_a_warning() {
 }
 
 #[test]
+fn a_value_that_is_only_an_unset_or_empty_variable_is_an_empty_string() {
+    let loaded = compose(
+        "services:\n  web:\n    image: x${TAG}\n    working_dir: ${NOVADEV_UNSET}\n    environment:\n      JWT_KEY: ${NOVADEV_UNSET}\n      EMPTY: ${NOVADEV_EMPTY}\n      DEFAULTED: ${NOVADEV_UNSET:-}\n      LITERAL_NULL: ${NOVADEV_NULL}\n",
+    )
+    .env("NOVADEV_EMPTY", "")
+    .env("NOVADEV_NULL", "null")
+    .ok();
+    let web = service(&loaded, "web");
+    assert_eq!(web.working_dir.as_deref(), Some(""));
+    for key in ["JWT_KEY", "EMPTY", "DEFAULTED"] {
+        assert_eq!(
+            web.environment.get(key).map(String::as_str),
+            Some(""),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        web.environment.get("LITERAL_NULL").map(String::as_str),
+        Some("null")
+    );
+    let w = warnings(&loaded);
+    assert!(w.contains("`NOVADEV_UNSET` is not set"), "{w}");
+    assert!(!w.contains("NOVADEV_EMPTY"), "{w}");
+    // `image: ${IMG}` alone is the empty string too, which is then an invalid image, not null.
+    let message = compose("services:\n  web:\n    image: ${NOVADEV_UNSET}\n").err();
+    assert!(!message.contains("got null"), "{message}");
+    assert!(message.contains("neither `image` nor `build`"), "{message}");
+}
+
+#[test]
 fn required_variable_error_points_at_the_dollar() {
     let p = compose("services:\n  web:\n    image: \"nginx:${TAG:?set TAG}\"\n");
     let message = p.err();

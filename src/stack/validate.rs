@@ -155,7 +155,9 @@ fn service(
     report: &mut Report,
 ) -> Service {
     let name = raw.name.clone();
-    if raw.image.is_none() && raw.build.is_none() && !raw.broken {
+    // `image: ${UNSET}` is the empty string, which names no image (Compose treats it so too).
+    let image = raw.image.map(|(i, _)| i).filter(|i| !i.is_empty());
+    if image.is_none() && raw.build.is_none() && !raw.broken {
         report.error(
             &raw.pos,
             format!("service `{name}` has neither `image` nor `build`"),
@@ -261,7 +263,7 @@ fn service(
     Service {
         name: name.clone(),
         pos: raw.pos,
-        image: raw.image.map(|(i, _)| i),
+        image,
         build,
         command: raw.command,
         entrypoint: raw.entrypoint,
