@@ -45,6 +45,13 @@ pub fn interpolate(
     lookup: &dyn Fn(&str) -> Option<String>,
     limit: usize,
 ) -> Result<(String, Vec<Unset>), InterpolationError> {
+    if !input.contains('$') {
+        // Nothing to substitute (most values): no per-character walk.
+        if input.len() > limit {
+            return Err(over_limit(0, limit));
+        }
+        return Ok((input.to_string(), Vec::new()));
+    }
     let chars: Vec<char> = input.chars().collect();
     let mut unset = Vec::new();
     let mut cx = Subst {

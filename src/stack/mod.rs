@@ -14,6 +14,7 @@ mod discover;
 mod duration;
 mod envfile;
 mod error;
+mod files;
 mod interpolate;
 mod keys;
 mod merge;
@@ -91,86 +92,29 @@ pub fn load_from_sources(sources: &dyn Sources, opts: &LoadOptions) -> Result<Lo
         .map(Path::to_path_buf)
         .unwrap_or_else(|| opts.working_dir.clone());
 
-    let mut report = Report::default();
-    let dotenv = read_dotenv(sources, &project_dir, &opts.env, &mut report)?;
-    let lookup =
-        |key: &str| -> Option<String> { opts.env.get(key).or_else(|| dotenv.get(key)).cloned() };
+    let mut reader = files::Reader::new(sources);
+    let dotenv = read_dotenv(sources, &project_dir, &opts.env, &mut reader.report)?;
+    let vars = files::Vars {
+        env: &opts.env,
+        dotenv,
+    };
 
     let mut merged = merge::Merged::default();
     // A file that could not be read or parsed leaves the stack incomplete: whole-stack checks
     // such as "no services" would only add noise.
     let mut all_files_read = true;
     for file in &files {
-        let arc = Arc::new(file.clone());
-        let start = Pos {
-            file: arc.clone(),
-            line: 1,
-            column: 1,
-        };
-        let source = match sources.read(file) {
-            Ok(source) => source,
-            Err(ReadError::TooLarge) => {
-                report.error(&start, format!("stack file is {}", ReadError::TooLarge));
-                all_files_read = false;
-                continue;
-            }
-            Err(ReadError::NotFound) => {
-                return Err(StackError::Io {
-                    path: file.clone(),
-                    source: std::io::ErrorKind::NotFound.into(),
-                });
-            }
-            Err(ReadError::IsADirectory) => {
-                return Err(StackError::Io {
-                    path: file.clone(),
-                    source: std::io::ErrorKind::IsADirectory.into(),
-                });
-            }
-            Err(ReadError::Io(source)) => {
-                return Err(StackError::Io {
-                    path: file.clone(),
-                    source,
-                });
-            }
-        };
-        let Ok(source) = String::from_utf8(source) else {
-            report.error(&start, "stack file is not valid UTF-8");
-            all_files_read = false;
-            continue;
-        };
-        let mut root = match yaml::parse(&source, &arc, &mut report.budget) {
-            Ok(root) => root,
-            Err(diagnostics) => {
-                report.errors.extend(diagnostics);
-                if report.budget.is_exhausted() {
-                    return Err(StackError::Invalid(report.errors));
-                }
-                all_files_read = false;
-                continue;
-            }
-        };
-        match root.as_mut() {
-            Some(root) if !root.is_null() => {
-                interpolate::interpolate_tree(root, &lookup, &mut report);
-            }
-            // Compose refuses an empty file too ("empty compose file").
-            _ => report.error(
-                &start,
-                "the file is empty; a stack file needs at least `services:`",
-            ),
+        match reader.top_level(file, &vars)? {
+            Some(raw_files) => raw_files.into_iter().for_each(|raw| merged.add(raw)),
+            None => all_files_read = false,
         }
-        if report.budget.is_exhausted() {
+        if reader.report.budget.is_exhausted() {
             // Nothing useful can be said about a stack that does not fit; say that alone.
-            return Err(StackError::Invalid(report.errors));
+            return Err(StackError::Invalid(reader.report.errors));
         }
-        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut cx = convert::Context {
-            dir,
-            lookup: &lookup,
-            report: &mut report,
-        };
-        merged.add(convert::convert_file(root.as_ref(), &mut cx));
     }
+    let mut report = reader.report;
+    let lookup = |key: &str| vars.get(key);
 
     let name = project_name(opts, &merged, &project_dir, &lookup, &mut report);
     let profiles: Vec<String> = if opts.profiles.is_empty() {

@@ -1247,26 +1247,40 @@ fn misspelled_service_key_is_an_error_with_a_suggestion() {
 #[test]
 fn unsupported_service_keys_are_warnings_by_name() {
     let loaded = compose(
-        "services:\n  web:\n    image: x\n    deploy:\n      replicas: 2\n    cap_add: [NET_ADMIN]\n    x-other: 1\n",
+        "services:\n  web:\n    image: x\n    cgroup_parent: m\n    pre_start: [{command: x}]\n    x-other: 1\n",
     )
     .ok();
     let w = warnings(&loaded);
     assert!(
         w.contains("compose.yaml:4:5:")
-            && w.contains("`deploy` is not supported by novadev yet; ignored"),
+            && w.contains("`cgroup_parent` is not supported by novadev yet; ignored"),
         "{w}"
     );
     assert!(
-        w.contains("compose.yaml:6:5:") && w.contains("`cap_add`"),
+        w.contains("compose.yaml:5:5:") && w.contains("`pre_start`"),
         "{w}"
     );
     assert!(!w.contains("x-other"), "{w}");
 }
 
 #[test]
+fn replicas_other_than_one_are_a_warning_that_one_container_runs() {
+    for key in ["deploy:\n      replicas: 2", "scale: 3"] {
+        let loaded = compose(&format!("services:\n  web:\n    image: x\n    {key}\n")).ok();
+        let w = warnings(&loaded);
+        assert!(
+            w.contains("replicas; novadev runs exactly one container"),
+            "{w}"
+        );
+    }
+    let loaded = compose("services:\n  web:\n    image: x\n    deploy: {replicas: 1}\n").ok();
+    assert!(loaded.warnings.is_empty(), "{}", warnings(&loaded));
+}
+
+#[test]
 fn top_level_keys_are_checked() {
     let loaded = compose(
-        "version: '3.8'\nx-anything: {a: 1}\nsecrets:\n  s: {file: ./s}\nservices:\n  web:\n    image: x\n",
+        "version: '3.8'\nx-anything: {a: 1}\nmodels:\n  m: {model: x}\nservices:\n  web:\n    image: x\n",
     )
     .ok();
     let w = warnings(&loaded);
@@ -1276,13 +1290,124 @@ fn top_level_keys_are_checked() {
     );
     assert!(
         w.contains("compose.yaml:3:1:")
-            && w.contains("`secrets` is not supported by novadev yet; ignored"),
+            && w.contains("`models` is not supported by novadev yet; ignored"),
         "{w}"
     );
     assert_error(
         &compose("servces:\n  web:\n    image: x\n"),
         1,
         "did you mean `services`?",
+    );
+}
+
+#[test]
+fn every_service_key_of_the_compose_specification_is_known() {
+    // From the Compose specification's service schema: none of these may be "unknown".
+    let spec_keys = [
+        "annotations",
+        "attach",
+        "blkio_config",
+        "build",
+        "cap_add",
+        "cap_drop",
+        "cgroup",
+        "cgroup_parent",
+        "command",
+        "configs",
+        "container_name",
+        "cpu_count",
+        "cpu_percent",
+        "cpu_period",
+        "cpu_quota",
+        "cpu_rt_period",
+        "cpu_rt_runtime",
+        "cpu_shares",
+        "cpus",
+        "cpuset",
+        "credential_spec",
+        "depends_on",
+        "deploy",
+        "develop",
+        "device_cgroup_rules",
+        "devices",
+        "dns",
+        "dns_opt",
+        "dns_search",
+        "domainname",
+        "entrypoint",
+        "env_file",
+        "environment",
+        "expose",
+        "extends",
+        "external_links",
+        "extra_hosts",
+        "gpus",
+        "group_add",
+        "healthcheck",
+        "hostname",
+        "image",
+        "init",
+        "ipc",
+        "isolation",
+        "label_file",
+        "labels",
+        "links",
+        "logging",
+        "mac_address",
+        "mem_limit",
+        "mem_reservation",
+        "mem_swappiness",
+        "memswap_limit",
+        "models",
+        "network_mode",
+        "networks",
+        "oom_kill_disable",
+        "oom_score_adj",
+        "pid",
+        "pids_limit",
+        "platform",
+        "ports",
+        "post_start",
+        "pre_stop",
+        "privileged",
+        "profiles",
+        "provider",
+        "pull_policy",
+        "pull_refresh_after",
+        "read_only",
+        "restart",
+        "runtime",
+        "scale",
+        "secrets",
+        "security_opt",
+        "shm_size",
+        "stdin_open",
+        "stop_grace_period",
+        "stop_signal",
+        "storage_opt",
+        "sysctls",
+        "tmpfs",
+        "tty",
+        "ulimits",
+        "use_api_socket",
+        "user",
+        "userns_mode",
+        "uts",
+        "volumes",
+        "volumes_from",
+        "working_dir",
+    ];
+    for key in spec_keys {
+        assert!(
+            crate::stack::keys::SERVICE.contains(&key)
+                || crate::stack::keys::SERVICE_UNSUPPORTED.contains(&key),
+            "{key}"
+        );
+    }
+    assert_error(
+        &compose("services:\n  web:\n    image: x\n    cap_ad: [ALL]\n"),
+        4,
+        "did you mean `cap_add`?",
     );
 }
 
@@ -1849,4 +1974,197 @@ fn load_from_sources_reads_only_what_it_is_given() {
     );
     let none = load_from_sources(&sources, &LoadOptions::default());
     assert!(matches!(none, Err(StackError::NoStackFile { .. })));
+}
+
+// ---- include, extends ------------------------------------------------------------------------
+
+#[test]
+fn included_file_problems_point_into_the_included_file() {
+    let message = compose("include: [sub/compose.yaml]\nservices:\n  a:\n    image: x\n")
+        .file(
+            "sub/compose.yaml",
+            "services:\n  b:\n    image: y\n    imgae: z\n",
+        )
+        .err();
+    assert!(
+        message.contains("sub/compose.yaml:4:5: service `b`: unknown key `imgae`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_service_both_included_and_defined_is_an_error_at_the_definition() {
+    assert_error(
+        &compose("include: [sub/compose.yaml]\nservices:\n  b:\n    image: x\n")
+            .file("sub/compose.yaml", "services:\n  b:\n    image: y\n"),
+        3,
+        "also defined by the included file",
+    );
+}
+
+#[test]
+fn missing_or_looping_includes_are_errors_at_the_entry() {
+    assert_error(
+        &compose("include: [nope.yaml]\nservices:\n  a:\n    image: x\n"),
+        1,
+        "cannot read included file",
+    );
+    // The loop is reported where it closes: at b.yaml's entry.
+    let message = compose("include: [b.yaml]\nservices:\n  a:\n    image: x\n")
+        .file(
+            "b.yaml",
+            "include: [compose.yaml]\nservices:\n  b:\n    image: y\n",
+        )
+        .err();
+    assert!(
+        message.contains("b.yaml:1:11: `include` of") && message.contains("loops back"),
+        "{message}"
+    );
+}
+
+#[test]
+fn include_project_directory_and_env_file_are_honoured() {
+    let loaded = compose(
+        "include:\n  - path: sub/compose.yaml\n    project_directory: other\n    env_file: vars.env\nservices:\n  a:\n    image: x\n",
+    )
+    .file("sub/compose.yaml", "services:\n  b:\n    image: y:$TAG\n    volumes: [./data:/data]\n")
+    .file("vars.env", "TAG=9\n")
+    .ok();
+    let b = service(&loaded, "b");
+    assert_eq!(b.image.as_deref(), Some("y:9"));
+    match &b.volumes[0].source {
+        MountSource::Bind { path } => assert!(path.ends_with("other/data"), "{path:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn extends_errors_are_at_the_extends_key() {
+    assert_error(
+        &compose("services:\n  a:\n    extends: nope\n    image: x\n"),
+        3,
+        "extends `nope`, which is not a service of this file",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    extends: b\n  b:\n    extends: a\n    image: x\n"),
+        3,
+        "loops back",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    extends: {file: other.yaml, service: z}\n")
+            .file("other.yaml", "services:\n  y:\n    image: x\n"),
+        3,
+        "has no service `z`",
+    );
+}
+
+#[test]
+fn extends_chains_resolve_in_order() {
+    let loaded = compose(
+        "services:\n  a:\n    image: a\n    environment: {A: a, B: a, C: a}\n  b:\n    extends: a\n    environment: {B: b}\n  c:\n    extends: b\n    environment: {C: c}\n",
+    )
+    .ok();
+    let c = &service(&loaded, "c").environment;
+    assert_eq!(
+        (c["A"].as_str(), c["B"].as_str(), c["C"].as_str()),
+        ("a", "b", "c")
+    );
+}
+
+// ---- runtime keys ----------------------------------------------------------------------------
+
+#[test]
+fn secrets_must_be_declared_file_based_and_present() {
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    secrets: [token]\n"),
+        4,
+        "uses secret `token`, which is not declared",
+    );
+    assert_error(
+        &compose(
+            "services:\n  a:\n    image: x\n    secrets: [token]\nsecrets:\n  token: {environment: TOKEN}\n",
+        ),
+        4,
+        "only file-based secrets",
+    );
+    assert_error(
+        &compose(
+            "services:\n  a:\n    image: x\n    configs: [c]\nconfigs:\n  c: {file: ./nope.conf}\n",
+        ),
+        6,
+        "not found",
+    );
+}
+
+#[test]
+fn network_mode_and_networks_cannot_be_combined() {
+    assert_error(
+        &compose(
+            "services:\n  a:\n    image: x\n    network_mode: host\n    networks: [default]\n",
+        ),
+        4,
+        "cannot be combined",
+    );
+}
+
+#[test]
+fn network_mode_and_links_to_unknown_services_are_errors() {
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    network_mode: service:ghost\n"),
+        4,
+        "unknown service `ghost`",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    links: [ghost]\n"),
+        4,
+        "unknown service `ghost`",
+    );
+}
+
+#[test]
+fn runtime_keys_merge_with_compose_rules() {
+    let p = compose(
+        "services:\n  a:\n    image: x\n    cap_add: [A]\n    read_only: true\n    ulimits: {nofile: 10}\n    logging: {driver: json-file, options: {max-size: 1m}}\n",
+    )
+    .file(
+        "over.yaml",
+        "services:\n  a:\n    cap_add: [B, A]\n    read_only: false\n    ulimits: {nproc: 5}\n    logging: {options: {max-file: '2'}}\n",
+    );
+    let loaded = p.load_files(&["compose.yaml", "over.yaml"]).expect("loads");
+    let r = &service(&loaded, "a").runtime;
+    assert_eq!(r.cap_add, strings(&["A", "B"]));
+    assert!(!r.read_only);
+    assert_eq!(r.ulimits.len(), 2);
+    let logging = r.logging.as_ref().expect("logging");
+    assert_eq!(logging.driver.as_deref(), Some("json-file"));
+    assert_eq!(logging.options.len(), 2);
+}
+
+#[test]
+fn bad_runtime_values_are_errors_at_their_line() {
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    mem_limit: lots\n"),
+        4,
+        "must be a size",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    cpus: -1\n"),
+        4,
+        "number of CPUs",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    ulimits: {nofile: {soft: 1}}\n"),
+        4,
+        "needs both `soft` and `hard`",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    volumes: ['./a:/a:zz']\n"),
+        4,
+        "unknown volume option `zz`",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    post_start: [{user: root}]\n"),
+        4,
+        "needs a `command`",
+    );
 }

@@ -12,6 +12,8 @@ pub(super) fn build(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<RawBuild
         dockerfile: None,
         args: BTreeMap::new(),
         target: None,
+        dockerfile_inline: None,
+        cache_from: None,
     };
     if let Some(text) = v.as_str() {
         b.context = build_context(cx, text, &v.pos).map(|p| (p, v.pos.clone()));
@@ -54,6 +56,10 @@ pub(super) fn build(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<RawBuild
                 }
             }
             "target" => b.target = string(cx, "build.target", bk, bv),
+            "dockerfile_inline" => {
+                b.dockerfile_inline = string(cx, "build.dockerfile_inline", bk, bv);
+            }
+            "cache_from" => b.cache_from = string_list(cx, "build.cache_from", bk, bv),
             _ => {}
         }
     }

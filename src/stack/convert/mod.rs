@@ -14,9 +14,10 @@ use crate::stack::duration::parse_duration;
 use crate::stack::error::Report;
 use crate::stack::keys;
 use crate::stack::model::{
-    Condition, Dependency, Develop, GeneratedKey, HealthTest, MountSource, PortMapping, Pos,
-    Protocol, PullPolicy, Requirements, RestartPolicy, ServiceNetwork, VolumeMount, WatchAction,
-    WatchRule, is_valid_key_name, is_valid_service_name,
+    Condition, Dependency, Develop, FileKind, GeneratedKey, HealthTest, Hook, Hooks, Logging,
+    MountSource, NetworkMode, PortMapping, Pos, Protocol, PullPolicy, Requirements, Resources,
+    RestartPolicy, ServiceNetwork, Ulimit, VolumeMount, WatchAction, WatchRule, is_valid_key_name,
+    is_valid_service_name,
 };
 use crate::stack::yaml::{Node, Value};
 
@@ -29,6 +30,7 @@ mod paths;
 mod ports;
 mod raw;
 mod resources;
+mod runtime;
 mod volumes;
 
 use accessors::*;
@@ -40,7 +42,8 @@ pub(crate) use paths::*;
 pub(crate) use ports::*;
 pub(crate) use raw::*;
 use resources::*;
-use volumes::*;
+use runtime::*;
+pub(crate) use volumes::*;
 
 /// What conversion needs besides the tree.
 pub struct Context<'a> {
@@ -92,6 +95,22 @@ pub fn convert_file(root: Option<&Node>, cx: &mut Context<'_>) -> RawFile {
             "volumes" => {
                 for (name, npos, body) in named_entries(cx, "volumes", knode, value) {
                     file.volumes.push(volume(cx, name, npos, body));
+                }
+            }
+            "secrets" | "configs" => {
+                let kind = if key == "secrets" {
+                    FileKind::Secret
+                } else {
+                    FileKind::Config
+                };
+                for (name, npos, body) in named_entries(cx, key, knode, value) {
+                    file.file_sources
+                        .extend(file_source(cx, kind, name, npos, body));
+                }
+            }
+            "include" => {
+                for item in list(cx, "include", knode, value) {
+                    file.includes.extend(include(cx, item));
                 }
             }
             "x-novadev" => {
@@ -168,94 +187,154 @@ fn service(cx: &mut Context<'_>, name: String, pos: Pos, body: &Node) -> RawServ
         cx.report,
     );
     for (key, k, v) in fields {
-        match key {
-            "image" => s.image = string(cx, key, k, v).map(|i| (i, v.pos.clone())),
-            "build" => s.build = build(cx, k, v),
-            "command" => s.command = command(cx, key, k, v),
-            "entrypoint" => s.entrypoint = command(cx, key, k, v),
-            "environment" => {
-                for (var, value, pos) in key_values(cx, key, k, v, '=') {
-                    // A bare key copies the host's value: that copy is spent from the budget.
-                    let value = value.or_else(|| {
-                        (cx.lookup)(&var).filter(|host| cx.report.spend(host.len(), &pos))
-                    });
-                    if let Some(value) = value {
-                        s.environment.insert(var, value);
-                    }
-                }
-            }
-            "env_file" => s.env_file = env_files(cx, k, v),
-            "ports" => {
-                for item in list(cx, key, k, v) {
-                    s.ports.extend(port(cx, item));
-                }
-            }
-            "expose" => {
-                for item in list(cx, key, k, v) {
-                    if let Some(e) = scalar(cx, "expose entry", item, item) {
-                        if parse_port_range(e.split('/').next().unwrap_or_default()).is_err() {
-                            cx.report
-                                .error(&item.pos, format!("invalid expose port `{e}`"));
-                        } else {
-                            s.expose.push(e);
-                        }
-                    }
-                }
-            }
-            "volumes" => {
-                for item in list(cx, key, k, v) {
-                    if let Some(m) = volume_mount(cx, item) {
-                        s.volumes.push(m);
-                    }
-                }
-            }
-            "networks" => s.networks = service_networks(cx, k, v),
-            "depends_on" => s.depends_on = depends_on(cx, k, v),
-            "healthcheck" => s.healthcheck = healthcheck(cx, k, v),
-            "restart" => s.restart = string(cx, key, k, v).and_then(|r| restart(cx, &r, v)),
-            "profiles" => s.profiles = string_list(cx, key, k, v),
-            "labels" => {
-                for (label, value, _) in key_values(cx, key, k, v, '=') {
-                    s.labels.insert(label, value.unwrap_or_default());
-                }
-            }
-            "container_name" => {
-                s.container_name = string(cx, key, k, v).map(|c| (c, v.pos.clone()));
-            }
-            "pull_policy" => {
-                s.pull_policy = string(cx, key, k, v)
-                    .and_then(|p| pull_policy(cx, &p, v))
-                    .map(|p| (p, v.pos.clone()));
-            }
-            "working_dir" => s.working_dir = string(cx, key, k, v),
-            "user" => s.user = string(cx, key, k, v),
-            "hostname" => s.hostname = string(cx, key, k, v),
-            "stop_signal" => s.stop_signal = string(cx, key, k, v),
-            "stop_grace_period" => s.stop_grace_period = duration(cx, key, k, v),
-            "extra_hosts" => {
-                let separator = if v.as_map().is_some() { '=' } else { ':' };
-                for (host, ip, pos) in key_values(cx, key, k, v, separator) {
-                    match ip {
-                        Some(ip) if !ip.is_empty() => {
-                            s.extra_hosts.insert(host, ip);
-                        }
-                        _ => cx.report.error(
-                            &pos,
-                            format!("`extra_hosts` entry `{host}` needs an address (`host:ip`)"),
-                        ),
-                    }
-                }
-            }
-            "init" => s.init = boolean(cx, key, k, v),
-            "tty" => s.tty = boolean(cx, key, k, v),
-            "stdin_open" => s.stdin_open = boolean(cx, key, k, v),
-            "develop" => s.develop = develop(cx, k, v),
-            "x-novadev" => service_ext(cx, &mut s, k, v),
-            _ => {}
-        }
+        // Each family of keys has its own function; exactly one of them knows `key`.
+        let _ = what_to_run(cx, &mut s, key, k, v)
+            || wiring(cx, &mut s, key, k, v)
+            || process(cx, &mut s, key, k, v)
+            || runtime_key(cx, &mut s.runtime, key, k, v);
     }
     s.broken = cx.report.errors.len() > errors_before;
     s
+}
+
+/// Image, build, command, environment and extension keys: what runs.
+fn what_to_run(cx: &mut Context<'_>, s: &mut RawService, key: &str, k: &Node, v: &Node) -> bool {
+    match key {
+        "image" => s.image = string(cx, key, k, v).map(|i| (i, v.pos.clone())),
+        "build" => s.build = build(cx, k, v),
+        "command" => s.command = command(cx, key, k, v),
+        "entrypoint" => s.entrypoint = command(cx, key, k, v),
+        "environment" => {
+            for (var, value, pos) in key_values(cx, key, k, v, '=') {
+                // A bare key copies the host's value: that copy is spent from the budget.
+                let value = value
+                    .or_else(|| (cx.lookup)(&var).filter(|host| cx.report.spend(host.len(), &pos)));
+                if let Some(value) = value {
+                    s.environment.insert(var, value);
+                }
+            }
+        }
+        "env_file" => s.env_file = env_files(cx, k, v),
+        "extends" => s.extends = extends(cx, k, v),
+        "develop" => s.develop = develop(cx, k, v),
+        "x-novadev" => service_ext(cx, s, k, v),
+        _ => return false,
+    }
+    true
+}
+
+/// Ports, volumes, networks and dependencies: how the service is wired to the rest.
+fn wiring(cx: &mut Context<'_>, s: &mut RawService, key: &str, k: &Node, v: &Node) -> bool {
+    match key {
+        "ports" => {
+            for item in list(cx, key, k, v) {
+                s.ports.extend(port(cx, item));
+            }
+        }
+        "expose" => {
+            for item in list(cx, key, k, v) {
+                if let Some(e) = scalar(cx, "expose entry", item, item) {
+                    if parse_port_range(e.split('/').next().unwrap_or_default()).is_err() {
+                        cx.report
+                            .error(&item.pos, format!("invalid expose port `{e}`"));
+                    } else {
+                        s.expose.push(e);
+                    }
+                }
+            }
+        }
+        "volumes" => {
+            for item in list(cx, key, k, v) {
+                if let Some(m) = volume_mount(cx, item) {
+                    s.volumes.push(m);
+                }
+            }
+        }
+        "networks" => s.networks = service_networks(cx, k, v),
+        "depends_on" => s.depends_on = depends_on(cx, k, v),
+        "extra_hosts" => {
+            let separator = if v.as_map().is_some() { '=' } else { ':' };
+            for (host, ip, pos) in key_values(cx, key, k, v, separator) {
+                match ip {
+                    Some(ip) if !ip.is_empty() => {
+                        s.extra_hosts.insert(host, ip);
+                    }
+                    _ => cx.report.error(
+                        &pos,
+                        format!("`extra_hosts` entry `{host}` needs an address (`host:ip`)"),
+                    ),
+                }
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// The process and its lifecycle: restart, health, user, names, labels, terminal.
+fn process(cx: &mut Context<'_>, s: &mut RawService, key: &str, k: &Node, v: &Node) -> bool {
+    match key {
+        "healthcheck" => s.healthcheck = healthcheck(cx, k, v),
+        "restart" => s.restart = string(cx, key, k, v).and_then(|r| restart(cx, &r, v)),
+        "profiles" => s.profiles = string_list(cx, key, k, v),
+        "labels" => {
+            for (label, value, _) in key_values(cx, key, k, v, '=') {
+                s.labels.insert(label, value.unwrap_or_default());
+            }
+        }
+        "container_name" => {
+            s.container_name = string(cx, key, k, v).map(|c| (c, v.pos.clone()));
+        }
+        "pull_policy" => {
+            s.pull_policy = string(cx, key, k, v)
+                .and_then(|p| pull_policy(cx, &p, v))
+                .map(|p| (p, v.pos.clone()));
+        }
+        "working_dir" => s.working_dir = string(cx, key, k, v),
+        "user" => s.user = string(cx, key, k, v),
+        "hostname" => s.hostname = string(cx, key, k, v),
+        "stop_signal" => s.stop_signal = string(cx, key, k, v),
+        "stop_grace_period" => s.stop_grace_period = duration(cx, key, k, v),
+        "init" => s.init = boolean(cx, key, k, v),
+        "tty" => s.tty = boolean(cx, key, k, v),
+        "stdin_open" => s.stdin_open = boolean(cx, key, k, v),
+        _ => return false,
+    }
+    true
+}
+
+/// `extends: service` or `extends: {service, file}`.
+fn extends(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<RawExtends> {
+    if let Some(service) = v.as_str() {
+        return Some(RawExtends {
+            service: service.to_string(),
+            file: None,
+            pos: v.pos.clone(),
+        });
+    }
+    let entries = sub_map(cx, k, v);
+    let mut service = None;
+    let mut file = None;
+    for (key, ek, ev) in keys::check(entries, "extends", keys::EXTENDS, &[], cx.report) {
+        match key {
+            "service" => service = string(cx, "extends.service", ek, ev),
+            "file" => {
+                file = string(cx, "extends.file", ek, ev).and_then(|f| host_path(cx, &f, &ev.pos));
+            }
+            _ => {}
+        }
+    }
+    let Some(service) = service else {
+        if v.as_map().is_some() {
+            cx.report.error(&k.pos, "`extends` needs a `service`");
+        }
+        return None;
+    };
+    Some(RawExtends {
+        service,
+        file,
+        pos: k.pos.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -266,35 +345,57 @@ mod tests {
         parse_port_spec(spec).expect("valid port")
     }
 
+    fn short(ip: Option<&str>, host: Option<u16>, container: u16, protocol: Protocol) -> ShortPort {
+        ShortPort {
+            ip: ip.map(String::from),
+            host,
+            host_end: None,
+            container,
+            protocol,
+        }
+    }
+
     #[test]
     fn short_port_forms_parse() {
-        assert_eq!(ports("80"), vec![(None, None, 80, Protocol::Tcp)]);
+        assert_eq!(ports("80"), vec![short(None, None, 80, Protocol::Tcp)]);
         assert_eq!(
             ports("8080:80"),
-            vec![(None, Some(8080), 80, Protocol::Tcp)]
+            vec![short(None, Some(8080), 80, Protocol::Tcp)]
         );
         assert_eq!(
             ports("127.0.0.1:8080:80"),
-            vec![(Some("127.0.0.1".into()), Some(8080), 80, Protocol::Tcp)]
+            vec![short(Some("127.0.0.1"), Some(8080), 80, Protocol::Tcp)]
         );
         assert_eq!(
             ports("53:53/udp"),
-            vec![(None, Some(53), 53, Protocol::Udp)]
+            vec![short(None, Some(53), 53, Protocol::Udp)]
         );
         assert_eq!(
             ports("[::1]:80:80"),
-            vec![(Some("::1".into()), Some(80), 80, Protocol::Tcp)]
+            vec![short(Some("::1"), Some(80), 80, Protocol::Tcp)]
         );
         assert_eq!(
             ports("0.0.0.0::80"),
-            vec![(Some("0.0.0.0".into()), None, 80, Protocol::Tcp)]
+            vec![short(Some("0.0.0.0"), None, 80, Protocol::Tcp)]
         );
         assert_eq!(ports("8000-8002:9000-9002").len(), 3);
         assert_eq!(
             ports("8000-8002:9000-9002")[2],
-            (None, Some(8002), 9002, Protocol::Tcp)
+            short(None, Some(8002), 9002, Protocol::Tcp)
         );
         assert_eq!(ports("8000-8001").len(), 2);
+    }
+
+    #[test]
+    fn host_range_onto_one_container_port_is_one_mapping_over_the_range() {
+        assert_eq!(
+            ports("6005-6015:80"),
+            vec![ShortPort {
+                host_end: Some(6015),
+                ..short(None, Some(6005), 80, Protocol::Tcp)
+            }]
+        );
+        assert!(parse_port_spec("6005-6015:80-81").is_err());
     }
 
     #[test]

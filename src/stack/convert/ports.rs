@@ -27,10 +27,32 @@ pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
     }
 }
 
-/// Parses the short port syntax into (host ip, host ports, container ports, protocol).
-/// One published port of the short syntax: (host ip, host port, container port, protocol).
-pub type ShortPort = (Option<String>, Option<u16>, u16, Protocol);
+/// One published port of the short syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShortPort {
+    pub ip: Option<String>,
+    pub host: Option<u16>,
+    /// `6005-6015:80`: one container port published on a free port of a host range.
+    pub host_end: Option<u16>,
+    pub container: u16,
+    pub protocol: Protocol,
+}
 
+impl ShortPort {
+    fn new(ip: Option<String>, host: Option<u16>, container: u16, protocol: Protocol) -> ShortPort {
+        ShortPort {
+            ip,
+            host,
+            host_end: None,
+            container,
+            protocol,
+        }
+    }
+}
+
+/// Parses the short port syntax (`[ip:][host[-end]:]container[-end][/protocol]`). Equal-length
+/// ranges give one mapping per port; a host range onto one container port gives one mapping
+/// whose host port the engine picks from the range.
 pub fn parse_port_spec(spec: &str) -> Result<Vec<ShortPort>, String> {
     let spec = spec.trim();
     let (addr, protocol) = match spec.rsplit_once('/') {
@@ -81,11 +103,18 @@ pub fn parse_port_spec(spec: &str) -> Result<Vec<ShortPort>, String> {
     match host {
         None => {
             for c in c_lo..=c_hi {
-                out.push((ip.clone(), None, c, protocol));
+                out.push(ShortPort::new(ip.clone(), None, c, protocol));
             }
         }
         Some(h) => {
             let (h_lo, h_hi) = parse_port_range(h)?;
+            if c_lo == c_hi && h_hi > h_lo {
+                out.push(ShortPort {
+                    host_end: Some(h_hi),
+                    ..ShortPort::new(ip, Some(h_lo), c_lo, protocol)
+                });
+                return Ok(out);
+            }
             if h_hi - h_lo != c_hi - c_lo {
                 return Err(format!(
                     "port ranges of different lengths in `{spec}` ({} host ports, {} container ports)",
@@ -94,7 +123,7 @@ pub fn parse_port_spec(spec: &str) -> Result<Vec<ShortPort>, String> {
                 ));
             }
             for (h, c) in (h_lo..=h_hi).zip(c_lo..=c_hi) {
-                out.push((ip.clone(), Some(h), c, protocol));
+                out.push(ShortPort::new(ip.clone(), Some(h), c, protocol));
             }
         }
     }
@@ -109,12 +138,13 @@ pub(super) fn protocol_of(text: &str) -> Result<Protocol, String> {
     }
 }
 
-pub(super) fn mapping(pos: &Pos, (ip, host, container, protocol): ShortPort) -> PortMapping {
+pub(super) fn mapping(pos: &Pos, p: ShortPort) -> PortMapping {
     PortMapping {
-        host_ip: ip.unwrap_or_else(|| "127.0.0.1".to_string()),
-        host_port: host,
-        container_port: container,
-        protocol,
+        host_ip: p.ip.unwrap_or_else(|| "127.0.0.1".to_string()),
+        host_port: p.host,
+        host_port_end: p.host_end,
+        container_port: p.container,
+        protocol: p.protocol,
         pos: pos.clone(),
     }
 }
@@ -189,23 +219,24 @@ pub(super) fn port(cx: &mut Context<'_>, item: &Node) -> Vec<PortMapping> {
         }
         return Vec::new();
     };
-    let host_port = match published {
-        None => None,
-        Some((p, _)) if p.is_empty() => None,
+    // `published: 6005-6015` onto one target: the engine picks a free port in the range.
+    let (host_port, host_end) = match published {
+        None => (None, None),
+        Some((p, _)) if p.is_empty() => (None, None),
         Some((p, ppos)) => match parse_port_range(&p) {
-            Ok((lo, hi)) if lo == hi => Some(lo),
-            Ok(_) => {
-                cx.report.error(
-                    &ppos,
-                    "`ports.published` ranges need the short syntax (`8000-8002:8000-8002`)",
-                );
-                return Vec::new();
-            }
+            Ok((lo, hi)) if lo == hi => (Some(lo), None),
+            Ok((lo, hi)) => (Some(lo), Some(hi)),
             Err(e) => {
                 cx.report.error(&ppos, format!("invalid port: {e}"));
                 return Vec::new();
             }
         },
     };
-    vec![mapping(&item.pos, (host_ip, host_port, target, protocol))]
+    vec![mapping(
+        &item.pos,
+        ShortPort {
+            host_end,
+            ..ShortPort::new(host_ip, host_port, target, protocol)
+        },
+    )]
 }

@@ -12,6 +12,68 @@ pub struct RawFile {
     pub tiers: Option<Vec<(String, Vec<String>, Pos)>>,
     pub connection: Option<crate::stack::model::ConnectionSections>,
     pub requirements: Option<Requirements>,
+    /// Top-level `secrets:` and `configs:`.
+    pub file_sources: Vec<RawFileSource>,
+    /// Top-level `include:`, loaded by the loader before this file's own content is merged.
+    pub includes: Vec<RawInclude>,
+}
+
+/// One `include:` entry.
+#[derive(Debug, Clone)]
+pub struct RawInclude {
+    /// The included files (several are merged like `-f a -f b`), absolute.
+    pub paths: Vec<PathBuf>,
+    /// Env files for the included files' interpolation; default: the `.env` of its directory.
+    pub env_files: Option<Vec<PathBuf>>,
+    /// Where the included files' relative paths resolve; default: the first file's directory.
+    pub project_directory: Option<PathBuf>,
+    pub pos: Pos,
+}
+
+/// A top-level `secrets:` / `configs:` entry: a host file.
+#[derive(Debug, Clone)]
+pub struct RawFileSource {
+    pub kind: FileKind,
+    pub key: String,
+    pub pos: Pos,
+    /// Absolute host path; `None` when the entry is of a kind novadev cannot use (warned about).
+    pub file: Option<PathBuf>,
+}
+
+/// A service's reference to a secret or config.
+#[derive(Debug, Clone)]
+pub struct RawFileRef {
+    pub kind: FileKind,
+    pub source: String,
+    pub target: Option<String>,
+    pub pos: Pos,
+}
+
+/// The runtime settings as one file wrote them (see `model::Runtime`).
+#[derive(Debug, Clone, Default)]
+pub struct RawRuntime {
+    pub tmpfs: BTreeMap<String, String>,
+    pub resources: Resources,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: Option<bool>,
+    pub read_only: Option<bool>,
+    pub network_mode: Option<(NetworkMode, Pos)>,
+    pub security_opt: Vec<String>,
+    pub file_refs: Vec<RawFileRef>,
+    pub logging: Option<Logging>,
+    pub ulimits: BTreeMap<String, Ulimit>,
+    pub links: Vec<(String, String, Pos)>,
+    pub shm_size: Option<u64>,
+    pub platform: Option<String>,
+    pub sysctls: BTreeMap<String, String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_opt: Vec<String>,
+    pub devices: Vec<String>,
+    pub hooks: Hooks,
+    /// `deploy.replicas` / `scale`.
+    pub replicas: Option<(u32, Pos)>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +115,18 @@ pub struct RawService {
     pub rebuild_on_change: Option<bool>,
     pub host_build: Option<RawHostBuild>,
     pub keys: Option<Vec<GeneratedKey>>,
+    pub runtime: RawRuntime,
+    /// `extends:`, resolved by the loader before merge.
+    pub extends: Option<RawExtends>,
+}
+
+/// `extends: {service, file}` (or `extends: service`).
+#[derive(Debug, Clone)]
+pub struct RawExtends {
+    pub service: String,
+    /// Absolute path of the other file; `None` for the same file.
+    pub file: Option<PathBuf>,
+    pub pos: Pos,
 }
 
 impl RawService {
@@ -93,6 +167,8 @@ impl RawService {
             rebuild_on_change: None,
             host_build: None,
             keys: None,
+            runtime: RawRuntime::default(),
+            extends: None,
         }
     }
 }
@@ -106,6 +182,8 @@ pub struct RawBuild {
     pub dockerfile: Option<(String, Pos)>,
     pub args: BTreeMap<String, String>,
     pub target: Option<String>,
+    pub dockerfile_inline: Option<String>,
+    pub cache_from: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]

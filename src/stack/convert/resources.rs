@@ -1,4 +1,4 @@
-//! Top-level `networks:` and `volumes:`.
+//! Top-level `networks:`, `volumes:`, `secrets:`, `configs:` and `include:`.
 
 use super::*;
 
@@ -130,4 +130,100 @@ pub(super) fn volume(cx: &mut Context<'_>, key: String, pos: Pos, body: &Node) -
         }
     }
     v
+}
+
+/// A top-level `secrets:` / `configs:` entry. Only file-based ones can be used on one engine;
+/// the others are warned about (a service referring to one is an error in `validate`).
+pub(super) fn file_source(
+    cx: &mut Context<'_>,
+    kind: FileKind,
+    key: String,
+    pos: Pos,
+    body: &Node,
+) -> Option<RawFileSource> {
+    let (what, supported, unsupported) = match kind {
+        FileKind::Secret => ("secret", keys::SECRET, keys::SECRET_UNSUPPORTED),
+        FileKind::Config => ("config", keys::CONFIG, keys::CONFIG_UNSUPPORTED),
+    };
+    let entries = match body.as_map() {
+        Some(entries) => entries,
+        None => {
+            if !body.is_null() {
+                cx.report.error(
+                    &pos,
+                    format!("{what} `{key}` must be a mapping, got {}", body.kind()),
+                );
+            }
+            &[]
+        }
+    };
+    let mut file = None;
+    for (field, fk, fv) in keys::check(
+        entries,
+        &format!("{what} `{key}`"),
+        supported,
+        unsupported,
+        cx.report,
+    ) {
+        if field == "file" {
+            file = string(cx, "file", fk, fv).and_then(|f| host_path(cx, &f, &fv.pos));
+        }
+    }
+    Some(RawFileSource {
+        kind,
+        key,
+        pos,
+        file,
+    })
+}
+
+/// `include: [path]` or `include: [{path: a | [a, b], env_file, project_directory}]`.
+pub(super) fn include(cx: &mut Context<'_>, item: &Node) -> Option<RawInclude> {
+    if let Some(path) = item.as_str() {
+        return Some(RawInclude {
+            paths: vec![host_path(cx, path, &item.pos)?],
+            env_files: None,
+            project_directory: None,
+            pos: item.pos.clone(),
+        });
+    }
+    let mut out = RawInclude {
+        paths: Vec::new(),
+        env_files: None,
+        project_directory: None,
+        pos: item.pos.clone(),
+    };
+    for (key, ik, iv) in keys::check(
+        sub_map(cx, item, item),
+        "include",
+        keys::INCLUDE,
+        &[],
+        cx.report,
+    ) {
+        let paths = |cx: &mut Context<'_>| -> Vec<PathBuf> {
+            let texts = match iv.as_str() {
+                Some(text) => vec![text.to_string()],
+                None => string_list(cx, key, ik, iv).unwrap_or_default(),
+            };
+            texts
+                .iter()
+                .filter_map(|t| host_path(cx, t, &iv.pos))
+                .collect()
+        };
+        match key {
+            "path" => out.paths = paths(cx),
+            "env_file" => out.env_files = Some(paths(cx)),
+            _ => {
+                out.project_directory = string(cx, "project_directory", ik, iv)
+                    .and_then(|d| host_path(cx, &d, &iv.pos));
+            }
+        }
+    }
+    if out.paths.is_empty() {
+        if item.get("path").is_none() {
+            cx.report.error(&item.pos, "`include` entry needs a `path`");
+        }
+        return None;
+    }
+    Some(out)
 }

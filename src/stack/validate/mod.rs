@@ -8,13 +8,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::stack::convert::{RawService, resolve};
+mod runtime;
+
+use crate::stack::convert::{RawBuild, RawFileSource, RawRuntime, RawService, resolve};
 use crate::stack::envfile::parse_env_file;
 use crate::stack::error::Report;
 use crate::stack::merge::Merged;
 use crate::stack::model::{
-    Build, Condition, Healthcheck, HostBuild, MountSource, Network, Pos, ProjectExt, Service,
-    ServiceExt, ServiceNetwork, Stack, Volume,
+    Build, Condition, Dependency, FileKind, Healthcheck, HostBuild, MountSource, Network,
+    NetworkMode, Pos, ProjectExt, Service, ServiceExt, ServiceNetwork, Stack, Volume,
 };
 use crate::stack::source::{ReadError, Sources};
 
@@ -47,7 +49,12 @@ pub fn finalize(merged: Merged, f: &Finalize<'_>, report: &mut Report) -> Stack 
 
     let mut services = BTreeMap::new();
     for (name, raw) in active {
-        let service = service(raw, f, &merged.networks, &merged.volumes, report);
+        let declared = Declared {
+            networks: &merged.networks,
+            volumes: &merged.volumes,
+            file_sources: &merged.file_sources,
+        };
+        let service = service(raw, f, &declared, report);
         services.insert(name, service);
     }
     // Dependencies need the full set of active services, so they are checked after the loop.
@@ -147,11 +154,17 @@ pub fn finalize(merged: Merged, f: &Finalize<'_>, report: &mut Report) -> Stack 
     }
 }
 
+/// The top-level resources services refer to.
+struct Declared<'a> {
+    networks: &'a BTreeMap<String, crate::stack::convert::RawNetwork>,
+    volumes: &'a BTreeMap<String, crate::stack::convert::RawVolume>,
+    file_sources: &'a BTreeMap<(FileKind, String), RawFileSource>,
+}
+
 fn service(
     raw: RawService,
     f: &Finalize<'_>,
-    networks: &BTreeMap<String, crate::stack::convert::RawNetwork>,
-    volumes: &BTreeMap<String, crate::stack::convert::RawVolume>,
+    declared: &Declared<'_>,
     report: &mut Report,
 ) -> Service {
     let name = raw.name.clone();
@@ -164,37 +177,7 @@ fn service(
         );
     }
 
-    let build = raw.build.map(|b| {
-        let (context, context_pos) = b.context.unwrap_or_else(|| (b.dir.clone(), b.pos.clone()));
-        let (dockerfile, dockerfile_pos) = b
-            .dockerfile
-            .unwrap_or_else(|| ("Dockerfile".to_string(), context_pos.clone()));
-        if !f.sources.is_dir(&context) {
-            report.error(
-                &context_pos,
-                format!(
-                    "service `{name}`: build context `{}` does not exist or is not a directory",
-                    context.display()
-                ),
-            );
-        } else if !f.sources.is_file(&context.join(&dockerfile)) {
-            report.error(
-                &dockerfile_pos,
-                format!(
-                    "service `{name}`: Dockerfile `{}` not found in build context `{}`",
-                    dockerfile,
-                    context.display()
-                ),
-            );
-        }
-        Build {
-            context,
-            dockerfile,
-            args: b.args,
-            target: b.target,
-            pos: b.pos,
-        }
-    });
+    let build = raw.build.map(|b| build(&name, b, f, report));
 
     let mut environment = BTreeMap::new();
     for env_file in raw.env_file.unwrap_or_default() {
@@ -202,25 +185,15 @@ fn service(
     }
     environment.extend(raw.environment);
 
-    let mut service_networks: BTreeMap<String, ServiceNetwork> = BTreeMap::new();
-    for (net, (settings, pos)) in raw.networks {
-        if net != "default" && !networks.contains_key(&net) {
-            report.error(
-                &pos,
-                format!(
-                    "service `{name}` uses network `{net}`, which is not declared under top-level `networks:`"
-                ),
-            );
-        }
-        service_networks.insert(net, settings);
-    }
-    if service_networks.is_empty() {
-        service_networks.insert("default".to_string(), ServiceNetwork::default());
-    }
+    let mut depends_on = raw.depends_on;
+    implied_dependencies(&raw.runtime, &mut depends_on);
+    let mode = raw.runtime.network_mode.clone();
+    let service_networks = service_networks(&name, raw.networks, mode.as_ref(), declared, report);
+    let runtime = runtime::resolve(raw.runtime, &name, f, declared.file_sources, report);
 
     for mount in &raw.volumes {
         if let MountSource::Volume { name: volume } = &mount.source
-            && !volumes.contains_key(volume)
+            && !declared.volumes.contains_key(volume)
         {
             report.error(
                 &mount.pos,
@@ -272,7 +245,7 @@ fn service(
         expose: raw.expose,
         volumes: raw.volumes,
         networks: service_networks,
-        depends_on: raw.depends_on,
+        depends_on,
         healthcheck,
         restart: raw.restart.unwrap_or_default(),
         profiles: raw.profiles.unwrap_or_default(),
@@ -293,6 +266,7 @@ fn service(
         tty: raw.tty.unwrap_or(false),
         stdin_open: raw.stdin_open.unwrap_or(false),
         develop: raw.develop,
+        runtime,
         novadev: ServiceExt {
             tier: raw.tier,
             rebuild_on_change: raw.rebuild_on_change,
@@ -300,6 +274,98 @@ fn service(
             keys: raw.keys.unwrap_or_default(),
         },
     }
+}
+
+fn build(name: &str, b: RawBuild, f: &Finalize<'_>, report: &mut Report) -> Build {
+    let (context, context_pos) = b.context.unwrap_or_else(|| (b.dir.clone(), b.pos.clone()));
+    let (dockerfile, dockerfile_pos) = b
+        .dockerfile
+        .unwrap_or_else(|| ("Dockerfile".to_string(), context_pos.clone()));
+    if !f.sources.is_dir(&context) {
+        report.error(
+            &context_pos,
+            format!(
+                "service `{name}`: build context `{}` does not exist or is not a directory",
+                context.display()
+            ),
+        );
+    } else if b.dockerfile_inline.is_none() && !f.sources.is_file(&context.join(&dockerfile)) {
+        report.error(
+            &dockerfile_pos,
+            format!(
+                "service `{name}`: Dockerfile `{}` not found in build context `{}`",
+                dockerfile,
+                context.display()
+            ),
+        );
+    }
+    Build {
+        context,
+        dockerfile,
+        args: b.args,
+        target: b.target,
+        dockerfile_inline: b.dockerfile_inline,
+        cache_from: b.cache_from.unwrap_or_default(),
+        pos: b.pos,
+    }
+}
+
+/// `network_mode: service:x` and `links: [x]` need `x` running first, as `depends_on` would
+/// (Compose adds the same dependencies). An explicit `depends_on` entry keeps its settings.
+fn implied_dependencies(runtime: &RawRuntime, depends_on: &mut BTreeMap<String, Dependency>) {
+    let implied = runtime
+        .links
+        .iter()
+        .map(|(service, _, pos)| (service.clone(), pos.clone()))
+        .chain(match &runtime.network_mode {
+            Some((NetworkMode::Service(service), pos)) => Some((service.clone(), pos.clone())),
+            _ => None,
+        });
+    for (service, pos) in implied {
+        depends_on.entry(service).or_insert(Dependency {
+            condition: Condition::ServiceStarted,
+            required: true,
+            restart: false,
+            pos,
+        });
+    }
+}
+
+/// The networks a service joins: as written, else `default`; none with a `network_mode`.
+fn service_networks(
+    name: &str,
+    raw: BTreeMap<String, (ServiceNetwork, Pos)>,
+    network_mode: Option<&(NetworkMode, Pos)>,
+    declared: &Declared<'_>,
+    report: &mut Report,
+) -> BTreeMap<String, ServiceNetwork> {
+    if let Some((mode, pos)) = network_mode {
+        if !raw.is_empty() {
+            report.error(
+                pos,
+                format!(
+                    "service `{name}` has both `network_mode: {mode}` and `networks:`; they cannot be combined"
+                ),
+            );
+        }
+        return BTreeMap::new();
+    }
+    let mut out: BTreeMap<String, ServiceNetwork> = BTreeMap::new();
+    for (net, (settings, pos)) in raw {
+        if net != "default" && !declared.networks.contains_key(&net) {
+            report.error(
+                &pos,
+                format!(
+                    "service `{name}` uses network `{net}`, which is not declared under top-level `networks:`"
+                ),
+            );
+        }
+        out.insert(net, settings);
+    }
+    if out.is_empty() {
+        out.insert("default".to_string(), ServiceNetwork::default());
+    }
+    out
 }
 
 /// One `env_file` of a service: its pairs, or nothing (with the problem reported).
