@@ -88,14 +88,14 @@ pub fn normalize_container_path(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn mount(source: MountSource, target: String, pos: Pos) -> VolumeMount {
+fn mount(source: MountSource, target: String, pos: Pos, options: MountOptions) -> VolumeMount {
     VolumeMount {
         source,
         target,
-        read_only: false,
-        selinux: None,
-        propagation: None,
-        nocopy: false,
+        read_only: options.read_only,
+        selinux: options.selinux,
+        propagation: options.propagation,
+        nocopy: options.nocopy,
         tmpfs_size: None,
         pos,
     }
@@ -144,12 +144,7 @@ fn short_volume(cx: &mut Context<'_>, text: &str, pos: Pos) -> Option<VolumeMoun
         None => MountSource::Anonymous,
         Some(s) => mount_source(cx, s, &pos)?,
     };
-    let mut m = mount(source, target, pos);
-    m.read_only = options.read_only;
-    m.selinux = options.selinux;
-    m.propagation = options.propagation;
-    m.nocopy = options.nocopy;
-    Some(m)
+    Some(mount(source, target, pos, options))
 }
 
 /// `{type, source, target, read_only, bind: {...}, volume: {...}, tmpfs: {...}}`.
@@ -251,11 +246,7 @@ fn long_volume(
             return None;
         }
     };
-    let mut m = mount(source, target, pos);
-    m.read_only = options.read_only;
-    m.selinux = options.selinux;
-    m.propagation = options.propagation;
-    m.nocopy = options.nocopy;
+    let mut m = mount(source, target, pos, options);
     m.tmpfs_size = tmpfs_size;
     Some(m)
 }

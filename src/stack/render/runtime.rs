@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use yaml_rust2::yaml::{Hash, Yaml};
 
 use super::{list, map, s, text};
-use crate::stack::model::{FileKind, Hook, Runtime, Stack};
+use crate::stack::model::{FileKind, Hook, Logging, Runtime, Stack};
 
 /// The service keys for `r`, in a stable order; nothing for what is unset.
 pub(super) fn render(r: &Runtime) -> Vec<(&'static str, Yaml)> {
@@ -49,31 +49,9 @@ pub(super) fn render(r: &Runtime) -> Vec<(&'static str, Yaml)> {
     if let Some(mode) = &r.network_mode {
         out.push(("network_mode", text(&mode.to_string())));
     }
-    for (key, kind) in [("secrets", FileKind::Secret), ("configs", FileKind::Config)] {
-        let refs: Vec<Yaml> = r
-            .files
-            .iter()
-            .filter(|f| f.kind == kind)
-            .map(|f| {
-                let mut h = Hash::new();
-                h.insert(s("source"), text(&f.name));
-                h.insert(s("target"), text(&f.target));
-                Yaml::Hash(h)
-            })
-            .collect();
-        if !refs.is_empty() {
-            out.push((key, Yaml::Array(refs)));
-        }
-    }
+    out.extend(file_refs(r));
     if let Some(logging) = &r.logging {
-        let mut h = Hash::new();
-        if let Some(driver) = &logging.driver {
-            h.insert(s("driver"), text(driver));
-        }
-        if !logging.options.is_empty() {
-            h.insert(s("options"), map(&logging.options));
-        }
-        out.push(("logging", Yaml::Hash(h)));
+        out.push(("logging", logging_options(logging)));
     }
     if !r.ulimits.is_empty() {
         let limits = r
@@ -114,6 +92,39 @@ pub(super) fn render(r: &Runtime) -> Vec<(&'static str, Yaml)> {
         }
     }
     out
+}
+
+/// A service's `secrets:` and `configs:` (long form: name and target).
+fn file_refs(r: &Runtime) -> Vec<(&'static str, Yaml)> {
+    let mut out = Vec::new();
+    for (key, kind) in [("secrets", FileKind::Secret), ("configs", FileKind::Config)] {
+        let refs: Vec<Yaml> = r
+            .files
+            .iter()
+            .filter(|f| f.kind == kind)
+            .map(|f| {
+                let mut h = Hash::new();
+                h.insert(s("source"), text(&f.name));
+                h.insert(s("target"), text(&f.target));
+                Yaml::Hash(h)
+            })
+            .collect();
+        if !refs.is_empty() {
+            out.push((key, Yaml::Array(refs)));
+        }
+    }
+    out
+}
+
+fn logging_options(logging: &Logging) -> Yaml {
+    let mut h = Hash::new();
+    if let Some(driver) = &logging.driver {
+        h.insert(s("driver"), text(driver));
+    }
+    if !logging.options.is_empty() {
+        h.insert(s("options"), map(&logging.options));
+    }
+    Yaml::Hash(h)
 }
 
 fn deploy(r: &Runtime) -> Option<Yaml> {

@@ -123,21 +123,12 @@ pub fn finalize(merged: Merged, f: &Finalize<'_>, report: &mut Report) -> Stack 
         })
         .collect();
 
-    let mut tiers = Vec::new();
-    for (tier, members, pos) in merged.tiers.unwrap_or_default() {
-        let mut kept = Vec::new();
-        for member in members {
-            if services.contains_key(&member) {
-                kept.push(member);
-            } else if !inactive.contains_key(&member) {
-                report.warn(
-                    &pos,
-                    format!("tier `{tier}` names `{member}`, which is not a service"),
-                );
-            }
-        }
-        tiers.push((tier, kept));
-    }
+    let tiers = tiers(
+        merged.tiers.unwrap_or_default(),
+        &services,
+        &inactive,
+        report,
+    );
 
     Stack {
         name: f.name.clone(),
@@ -204,34 +195,8 @@ fn service(
         }
     }
 
-    let healthcheck = raw.healthcheck.map(|h| {
-        let none = matches!(h.test, Some(None));
-        let disable = h.disable.unwrap_or(false) || none;
-        Healthcheck {
-            test: if disable { None } else { h.test.flatten() },
-            disable,
-            interval: h.interval,
-            timeout: h.timeout,
-            retries: h.retries,
-            start_period: h.start_period,
-            start_interval: h.start_interval,
-        }
-    });
-
-    let host_build = raw.host_build.map(|h| {
-        let workdir = h.workdir.unwrap_or_else(|| f.project_dir.clone());
-        HostBuild {
-            artifact: resolve(&workdir, &h.artifact),
-            command: h.command,
-            workdir,
-            base_image: h
-                .base_image
-                .unwrap_or_else(|| "debian:bookworm-slim".to_string()),
-            install_path: h
-                .install_path
-                .unwrap_or_else(|| format!("/usr/local/bin/{name}")),
-        }
-    });
+    let healthcheck = raw.healthcheck.map(healthcheck);
+    let host_build = raw.host_build.map(|h| host_build(&name, h, f));
 
     Service {
         name: name.clone(),
@@ -307,6 +272,60 @@ fn build(name: &str, b: RawBuild, f: &Finalize<'_>, report: &mut Report) -> Buil
         dockerfile_inline: b.dockerfile_inline,
         cache_from: b.cache_from.unwrap_or_default(),
         pos: b.pos,
+    }
+}
+
+/// The display tiers, keeping only active services (an unknown name is a warning).
+fn tiers(
+    written: Vec<(String, Vec<String>, Pos)>,
+    services: &BTreeMap<String, Service>,
+    inactive: &BTreeMap<String, RawService>,
+    report: &mut Report,
+) -> Vec<(String, Vec<String>)> {
+    let mut tiers = Vec::new();
+    for (tier, members, pos) in written {
+        let mut kept = Vec::new();
+        for member in members {
+            if services.contains_key(&member) {
+                kept.push(member);
+            } else if !inactive.contains_key(&member) {
+                report.warn(
+                    &pos,
+                    format!("tier `{tier}` names `{member}`, which is not a service"),
+                );
+            }
+        }
+        tiers.push((tier, kept));
+    }
+    tiers
+}
+
+fn healthcheck(h: crate::stack::convert::RawHealthcheck) -> Healthcheck {
+    let none = matches!(h.test, Some(None));
+    let disable = h.disable.unwrap_or(false) || none;
+    Healthcheck {
+        test: if disable { None } else { h.test.flatten() },
+        disable,
+        interval: h.interval,
+        timeout: h.timeout,
+        retries: h.retries,
+        start_period: h.start_period,
+        start_interval: h.start_interval,
+    }
+}
+
+fn host_build(name: &str, h: crate::stack::convert::RawHostBuild, f: &Finalize<'_>) -> HostBuild {
+    let workdir = h.workdir.unwrap_or_else(|| f.project_dir.clone());
+    HostBuild {
+        artifact: resolve(&workdir, &h.artifact),
+        command: h.command,
+        workdir,
+        base_image: h
+            .base_image
+            .unwrap_or_else(|| "debian:bookworm-slim".to_string()),
+        install_path: h
+            .install_path
+            .unwrap_or_else(|| format!("/usr/local/bin/{name}")),
     }
 }
 
