@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::stack::convert::{
     RawBuild, RawFile, RawFileSource, RawHealthcheck, RawNetwork, RawRuntime, RawService, RawVolume,
 };
-use crate::stack::model::{FileKind, PortMapping, Pos};
+use crate::stack::model::{FileKind, PortMapping, Pos, Protocol};
 
 /// All files merged: still raw (no defaults, no cross-checks).
 #[derive(Debug, Clone, Default)]
@@ -92,8 +92,10 @@ pub fn merge_service(base: &mut RawService, over: RawService) {
     set(&mut base.entrypoint, over.entrypoint);
     base.environment.extend(over.environment);
     set(&mut base.env_file, over.env_file);
+    // A set of what is there, so that two files with the same long range stay linear.
+    let mut present: std::collections::HashSet<_> = base.ports.iter().map(port_key).collect();
     for port in over.ports {
-        if !base.ports.iter().any(|p| same_port(p, &port)) {
+        if present.insert(port_key(&port)) {
             base.ports.push(port);
         }
     }
@@ -190,12 +192,15 @@ fn merge_runtime(base: &mut RawRuntime, over: RawRuntime) {
     set(&mut base.replicas, over.replicas);
 }
 
-/// Equal apart from where they were written.
-fn same_port(a: &PortMapping, b: &PortMapping) -> bool {
-    a.host_ip == b.host_ip
-        && a.host_port == b.host_port
-        && a.container_port == b.container_port
-        && a.protocol == b.protocol
+/// A published port apart from where it was written.
+fn port_key(p: &PortMapping) -> (String, Option<u16>, Option<u16>, u16, Protocol) {
+    (
+        p.host_ip.clone(),
+        p.host_port,
+        p.host_port_end,
+        p.container_port,
+        p.protocol,
+    )
 }
 
 fn merge_build(base: &mut RawBuild, over: RawBuild) {

@@ -2168,3 +2168,20 @@ fn bad_runtime_values_are_errors_at_their_line() {
         "needs a `command`",
     );
 }
+
+#[test]
+fn the_widest_port_range_in_two_files_loads_without_pairwise_work() {
+    let p = compose("services:\n  a:\n    image: x\n    ports: ['1-65535:1-65535']\n").file(
+        "over.yaml",
+        "services:\n  a:\n    ports: ['1-65535:1-65535']\n",
+    );
+    let started = std::time::Instant::now();
+    let loaded = p.load_files(&["compose.yaml", "over.yaml"]).expect("loads");
+    assert_eq!(service(&loaded, "a").ports.len(), 65535);
+    // Pairwise work is about 2e9 comparisons: minutes in a debug build.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -5,7 +5,7 @@
 //! Problems are collected into the `Report`; a `Stack` is returned even when there are errors so
 //! that the caller can run further checks (e.g. the dependency graph) and report everything at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 mod runtime;
@@ -546,21 +546,22 @@ fn is_wildcard(ip: &str) -> bool {
 
 /// The same host port (same protocol, same address or a wildcard on either side) published twice.
 fn check_host_ports(services: &BTreeMap<String, Service>, files: &[PathBuf], report: &mut Report) {
+    use crate::stack::model::{PortMapping, Protocol};
     let order = reading_order(files);
-    let mut all: Vec<(&Service, &crate::stack::model::PortMapping)> = services
+    // A host range (`6005-6015:80`) lets the engine pick a free port: it claims none of its own.
+    let mut all: Vec<(&Service, &PortMapping)> = services
         .values()
         .flat_map(|s| s.ports.iter().map(move |p| (s, p)))
-        .filter(|(_, p)| p.host_port.is_some())
+        .filter(|(_, p)| p.host_port.is_some() && p.host_port_end.is_none())
         .collect();
     all.sort_by_key(|(_, p)| order(&p.pos));
-    let mut seen: Vec<(&Service, &crate::stack::model::PortMapping)> = Vec::new();
+    // By port and protocol, so that a range of thousands of ports is not compared pairwise.
+    type Published<'s> = (&'s Service, &'s PortMapping);
+    let mut seen: HashMap<(Option<u16>, Protocol), Vec<Published<'_>>> = HashMap::new();
     for (service, port) in all {
-        let clash = seen.iter().find(|(_, q)| {
-            q.host_port == port.host_port
-                && q.protocol == port.protocol
-                && (q.host_ip == port.host_ip
-                    || is_wildcard(&q.host_ip)
-                    || is_wildcard(&port.host_ip))
+        let same = seen.entry((port.host_port, port.protocol)).or_default();
+        let clash = same.iter().find(|(_, q)| {
+            q.host_ip == port.host_ip || is_wildcard(&q.host_ip) || is_wildcard(&port.host_ip)
         });
         match clash {
             Some((first_service, first)) => report.error(
@@ -574,7 +575,7 @@ fn check_host_ports(services: &BTreeMap<String, Service>, files: &[PathBuf], rep
                     first.pos
                 ),
             ),
-            None => seen.push((service, port)),
+            None => same.push((service, port)),
         }
     }
 }
