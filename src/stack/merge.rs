@@ -4,6 +4,9 @@
 //! merge key by key; ports and expose append (identical entries once); volumes merge by target
 //! (later wins); command, entrypoint, healthcheck.test, profiles and env_file are replaced; a
 //! service only in a later file is added. Top-level networks and volumes merge field by field.
+//! Runtime keys: tmpfs, sysctls, ulimits and logging options merge by key; cap_add, cap_drop,
+//! security_opt, dns, dns_search, dns_opt, devices and links are unions; secrets and configs are
+//! replaced by source; hooks append. `extends` uses the same rules (`merge_service`).
 
 use std::collections::BTreeMap;
 

@@ -1,8 +1,9 @@
 //! The stack loader: Compose files → the resolved, validated `Stack` model.
 //!
-//! Pipeline: discover the files → read `.env` → per file: YAML tree (`yaml`), interpolation
-//! (`interpolate`), conversion with key checks (`convert`) → merge (`merge`) → profiles, defaults
-//! and whole-stack checks (`validate`) → dependency cycles (`crate::graph`). Every problem found is
+//! Pipeline: discover the files → read `.env` → per file (`files`): YAML tree (`yaml`),
+//! interpolation (`interpolate`), conversion with key checks (`convert`), `extends` resolved and
+//! `include`s loaded before it → merge (`merge`) → profiles, defaults and whole-stack checks
+//! (`validate`) → dependency cycles (`crate::graph`). Every problem found is
 //! reported with file:line:column, all at once. Every file is read through `source::Sources`
 //! (`load` uses the disk, `load_from_sources` whatever it is given), so the loader is a pure
 //! function of the files' contents; it never talks to Docker. What a stack may expand to is capped
