@@ -102,7 +102,18 @@ fn runtime_keys_shape_the_created_containers() {
     assert_eq!(h["MemoryReservation"], 16 << 20);
     assert_eq!(h["PidsLimit"], 50);
     assert_eq!(h["ShmSize"], 32 << 20);
-    assert_eq!(exec_ok(&p, "web", &["sh", "-c", "ulimit -n"]), "1024");
+    assert_eq!(h["Ulimits"][0]["Name"], "nofile", "{h}");
+    let limits = exec_ok(&p, "web", &["cat", "/proc/self/limits"]);
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .unwrap_or_default();
+    assert_eq!(
+        open_files.get(3..5),
+        Some(&["1024", "2048"][..]),
+        "{limits}"
+    );
     assert_eq!(
         exec_ok(&p, "web", &["cat", "/proc/sys/net/core/somaxconn"]),
         "1024"
