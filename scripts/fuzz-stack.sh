@@ -40,6 +40,10 @@ while IFS= read -r -d '' file; do
     cp "$file" "$corpus/seed-$(sha256sum "$file" | cut -c1-16)"
 done < <(find tests/fixtures stacks -path stacks/nova/services/target -prune -o \
     -type f \( -name '*.yaml' -o -name '*.yml' \) -print0)
+# And the multi-file inputs (compose.yaml, .env and a third file, split on NUL bytes).
+for file in fuzz/seeds/*; do
+    cp "$file" "$corpus/seed-$(sha256sum "$file" | cut -c1-16)"
+done
 
 echo "== fuzzing for ${seconds}s (corpus: $corpus)"
 set +e

@@ -1,8 +1,10 @@
 //! Coverage-guided fuzzing of the stack loader through its pure entry point.
 //!
 //! The input is up to three files separated by NUL bytes (which YAML cannot contain anyway):
-//! `compose.yaml`, then `.env`, then `compose.override.yaml`. A build context with a Dockerfile
-//! and an env file exist beside them, so that those paths of the loader are reached too.
+//! `compose.yaml`, then `.env`, then a third file that is both merged as
+//! `compose.override.yaml` and readable as `sub/compose.yaml` (for `include:` and
+//! `extends: {file}`). A build context with a Dockerfile and an env file exist beside them, so
+//! that those paths of the loader are reached too. `fuzz/seeds/` holds inputs in this format.
 //! What is checked: the loader never panics, and a stack it accepts renders (`novadev config`) to
 //! YAML that loads again.
 //!
@@ -50,7 +52,9 @@ fuzz_target!(|data: &[u8]| {
         sources = sources.with("/fuzz/.env", dotenv);
     }
     if let Some(over) = override_file {
-        sources = sources.with("/fuzz/compose.override.yaml", over);
+        sources = sources
+            .with("/fuzz/compose.override.yaml", over)
+            .with("/fuzz/sub/compose.yaml", over);
         files.push(PathBuf::from("compose.override.yaml"));
     }
     let opts = LoadOptions {
@@ -64,9 +68,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let rendered = render_yaml(&loaded.stack);
-    let again = Memory::new()
-        .with("/fuzz/compose.yaml", rendered.as_bytes())
-        .with("/fuzz/app/Dockerfile", "FROM scratch\n");
+    // The same files (build contexts, secrets, env files) with the rendered stack in its place.
+    let again = sources.with("/fuzz/compose.yaml", rendered.as_bytes());
     let opts = LoadOptions {
         files: vec![PathBuf::from("compose.yaml")],
         ..opts
