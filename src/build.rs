@@ -121,7 +121,7 @@ pub fn context_tar(service: &str, build: &Build) -> Result<Bytes, BuildError> {
         message,
     })?;
     let always: [PathBuf; 2] = [
-        PathBuf::from(&build.dockerfile),
+        PathBuf::from(build.dockerfile_in_context()),
         PathBuf::from(".dockerignore"),
     ];
     let mut tar = tar::Builder::new(Vec::new());
@@ -150,6 +150,19 @@ pub fn context_tar(service: &str, build: &Build) -> Result<Bytes, BuildError> {
         } else {
             tar.append_path_with_name(path, rel).map_err(ctx_err)?;
         }
+    }
+    if let Some(text) = &build.dockerfile_inline {
+        // `dockerfile_inline`: the text travels in the context under a name of its own.
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(
+            &mut header,
+            crate::stack::model::INLINE_DOCKERFILE,
+            text.as_bytes(),
+        )
+        .map_err(ctx_err)?;
     }
     tar.finish().map_err(ctx_err)?;
     let bytes = tar.into_inner().map_err(ctx_err)?;
@@ -194,9 +207,10 @@ pub async fn build_service(
             service,
             &svc.image_ref(&stack.name),
             tar,
-            &build.dockerfile,
+            build.dockerfile_in_context(),
             &build.args,
             build.target.as_deref(),
+            &build.cache_from,
             image_labels,
             on_line,
         )
@@ -402,6 +416,7 @@ async fn package(
             "Dockerfile",
             &Default::default(),
             None,
+            &[],
             image_labels,
             on_line,
         )
@@ -455,6 +470,8 @@ mod tests {
             dockerfile: "Dockerfile".into(),
             args: Default::default(),
             target: None,
+            dockerfile_inline: None,
+            cache_from: Vec::new(),
             pos: Default::default(),
         }
     }

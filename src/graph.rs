@@ -440,4 +440,57 @@ mod tests {
         let g = Graph::build(&stack(&[])).expect("empty");
         assert!(g.waves(None).is_empty());
     }
+
+    #[test]
+    fn unknown_dependencies_and_cycles_together_are_all_reported() {
+        let errs = errors(&[("a", &["b", "ghost"]), ("b", &["a"]), ("c", &["c", "nope"])]);
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains("`ghost`")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains("`nope`")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.ends_with("a -> b -> a")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.ends_with("c -> c")), "{errs:?}");
+    }
+
+    /// Stacks as a deserializing daemon could get them: any names, edges to services that do not
+    /// exist, self-edges, cycles. `build` must answer (never panic), and a graph it accepts must
+    /// order every service after its dependencies.
+    #[test]
+    fn any_stack_builds_or_is_refused_without_panicking() {
+        let names = ["a", "b", "c", "d", "e", "f", "ghost"];
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let count = 1 + next(6);
+            let mut edges: Vec<(&str, Vec<&str>)> = Vec::new();
+            for name in &names[..count] {
+                let deps = (0..next(4)).map(|_| names[next(names.len())]).collect();
+                edges.push((name, deps));
+            }
+            let borrowed: Vec<(&str, &[&str])> =
+                edges.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+            let stack = stack(&borrowed);
+            let Ok(graph) = Graph::build(&stack) else {
+                continue;
+            };
+            let waves = graph.waves(None);
+            let order: Vec<&String> = waves.iter().flatten().collect();
+            assert_eq!(order.len(), stack.services.len(), "{waves:?}");
+            let position = |s: &str| order.iter().position(|o| o.as_str() == s);
+            for (name, service) in &stack.services {
+                for dep in service.depends_on.keys() {
+                    assert!(
+                        position(dep) < position(name),
+                        "{dep} before {name}: {waves:?}"
+                    );
+                }
+                let closure = graph.closure(std::slice::from_ref(name)).expect("known");
+                assert!(service.depends_on.keys().all(|d| closure.contains(d)));
+            }
+        }
+    }
 }

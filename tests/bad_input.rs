@@ -166,3 +166,90 @@ fn unknown_service_on_the_command_line_is_bad_input() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no service `nope`"), "{}", run.stderr);
 }
+
+/// A stack that would expand past the byte budget: exit 2, one error with its place, nothing
+/// started. (Time and memory are what this guards, but the assertions are on the outcome: a
+/// gigabyte-building loader would still pass them only after taking the machine's memory.)
+#[test]
+fn stacks_that_expand_too_far_are_bad_input_with_the_place() {
+    let p = Project::new("bomb", "services: {}\n");
+    let mut alias_bomb = format!("x-big: &big \"{}\"\nservices:\n  a:\n", "x".repeat(100_000));
+    alias_bomb.push_str("    image: debian:bookworm-slim\n    command: [");
+    alias_bomb.push_str(&vec!["*big"; 10_000].join(", "));
+    alias_bomb.push_str("]\n");
+    p.write("alias-bomb.yaml", &alias_bomb);
+
+    let mut variable_bomb =
+        String::from("services:\n  a:\n    image: debian:bookworm-slim\n    environment:\n");
+    for i in 0..200 {
+        variable_bomb.push_str(&format!("      V{i}: \"${{BIG}}${{BIG}}\"\n"));
+    }
+    p.write("variable-bomb.yaml", &variable_bomb);
+    p.write(".env", &format!("BIG={}\n", "y".repeat(1 << 20)));
+
+    for (file, place) in [
+        ("alias-bomb.yaml", "alias-bomb.yaml:5:"),
+        ("variable-bomb.yaml", "variable-bomb.yaml:"),
+    ] {
+        let run = p.novadev(&["-f", file, "config"]);
+        assert_eq!(run.code, 2, "{file}: {}", run.stderr);
+        assert!(run.stderr.contains(place), "{file}: {}", run.stderr);
+        assert!(run.stderr.contains("more than 64 MiB"), "{}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+    assert!(p.labelled("container").is_empty(), "nothing was started");
+}
+
+#[test]
+fn endless_or_oversized_files_are_bad_input() {
+    let p = Project::new(
+        "endless",
+        "services:\n  a:\n    image: debian:bookworm-slim\n",
+    );
+    let run = p.novadev(&["-f", "/dev/zero", "config"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("/dev/zero:1:1:"), "{}", run.stderr);
+    assert!(run.stderr.contains("larger than 16 MiB"), "{}", run.stderr);
+
+    p.write(".env", &format!("A={}\n", "y".repeat(17 << 20)));
+    let run = p.novadev(&["config"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains(".env:1:1:"), "{}", run.stderr);
+    assert!(run.stderr.contains("larger than 16 MiB"), "{}", run.stderr);
+}
+
+#[test]
+fn service_healthy_on_a_dependency_without_any_healthcheck_names_where_it_is_written() {
+    let p = Project::new(
+        "nohealth",
+        r#"services:
+  a:
+    image: debian:bookworm-slim
+    init: true
+    command: ["sleep", "infinity"]
+  b:
+    image: debian:bookworm-slim
+    init: true
+    command: ["sleep", "infinity"]
+    depends_on:
+      a:
+        condition: service_healthy
+"#,
+    );
+    let run = p.novadev(&["up", "--wait-timeout", "60s"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    // The loader warns (the image might have a HEALTHCHECK); the engine then shows it has none.
+    assert!(run.stderr.contains("warning:"), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("dependency `a` has no healthcheck")
+            && run.stdout.contains("compose.yaml:11:7"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        p.containers()
+            .iter()
+            .all(|c| c.service != "b" || !c.running),
+        "b never started"
+    );
+}

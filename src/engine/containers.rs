@@ -1,12 +1,9 @@
-//! Containers: the translation of a service into a container, and the calls that manage one.
+//! Containers: the calls that manage one (list, create, start, stop, remove, inspect, wait).
+//! What a service's container looks like is `container_spec`'s job.
 
 use std::collections::HashMap;
 
-use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, HealthConfig, HostConfig,
-    Mount, MountType, NetworkingConfig, PortBinding, RestartPolicy as DockerRestart,
-    RestartPolicyNameEnum,
-};
+use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, ListContainersOptions, RemoveContainerOptions,
     StartContainerOptions, StopContainerOptions, WaitContainerOptions,
@@ -14,8 +11,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+pub use super::container_spec::{ContainerSpec, spec_for};
 use super::{Engine, EngineError, is_304, is_404, labels};
-use crate::stack::model::{HealthTest, MountSource, Protocol, Stack};
 
 /// What the engine says about one of the project's containers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,226 +33,6 @@ pub struct ContainerInfo {
 impl ContainerInfo {
     pub fn is_running(&self) -> bool {
         self.state == "running" || self.state == "restarting"
-    }
-}
-
-/// A container to create: the engine body plus the networks to join after creation (API 1.41
-/// accepts only one endpoint at create time).
-#[derive(Debug, Clone)]
-pub struct ContainerSpec {
-    pub name: String,
-    pub body: ContainerCreateBody,
-    pub extra_networks: Vec<(String, EndpointSettings)>,
-}
-
-fn nanos(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
-}
-
-/// Translate a service of the stack into a container spec. `config_hash` is stored as a label so
-/// the next `up` can tell whether the container is still what the stack asks for.
-///
-/// `read_only_binds` are extra host directories mounted read-only (generated dev keys).
-pub fn spec_for(
-    stack: &Stack,
-    service: &str,
-    image: &str,
-    config_hash: &str,
-    read_only_binds: &[(std::path::PathBuf, String)],
-) -> ContainerSpec {
-    let svc = &stack.services[service];
-    let mut labels_map: HashMap<String, String> = svc
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    labels_map.insert(labels::PROJECT.into(), stack.name.clone());
-    labels_map.insert(labels::SERVICE.into(), service.to_string());
-    labels_map.insert(labels::CONFIG_HASH.into(), config_hash.to_string());
-    labels_map.insert(
-        labels::STACK_FILES.into(),
-        stack
-            .files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-    );
-
-    let mut exposed: Vec<String> = Vec::new();
-    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    for port in &svc.ports {
-        let proto = match port.protocol {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        };
-        let key = format!("{}/{proto}", port.container_port);
-        if !exposed.contains(&key) {
-            exposed.push(key.clone());
-        }
-        bindings
-            .entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: Some(port.host_ip.clone()),
-                host_port: Some(port.host_port.map(|p| p.to_string()).unwrap_or_default()),
-            });
-    }
-    for e in &svc.expose {
-        let key = if e.contains('/') {
-            e.clone()
-        } else {
-            format!("{e}/tcp")
-        };
-        if !exposed.contains(&key) {
-            exposed.push(key);
-        }
-    }
-
-    let mut mounts = Vec::new();
-    let mut tmpfs = HashMap::new();
-    for v in &svc.volumes {
-        match &v.source {
-            MountSource::Volume { name } => mounts.push(Mount {
-                target: Some(v.target.clone()),
-                source: Some(stack.volume_name(name)),
-                typ: Some(MountType::VOLUME),
-                read_only: Some(v.read_only),
-                ..Default::default()
-            }),
-            MountSource::Bind { path } => mounts.push(Mount {
-                target: Some(v.target.clone()),
-                source: Some(path.display().to_string()),
-                typ: Some(MountType::BIND),
-                read_only: Some(v.read_only),
-                ..Default::default()
-            }),
-            MountSource::Anonymous => mounts.push(Mount {
-                target: Some(v.target.clone()),
-                typ: Some(MountType::VOLUME),
-                read_only: Some(v.read_only),
-                ..Default::default()
-            }),
-            MountSource::Tmpfs => {
-                tmpfs.insert(v.target.clone(), String::new());
-            }
-        }
-    }
-
-    for (host, target) in read_only_binds {
-        mounts.push(Mount {
-            target: Some(target.clone()),
-            source: Some(host.display().to_string()),
-            typ: Some(MountType::BIND),
-            read_only: Some(true),
-            ..Default::default()
-        });
-    }
-
-    let healthcheck = svc.healthcheck.as_ref().map(|h| HealthConfig {
-        test: Some(match (&h.test, h.disable) {
-            (_, true) | (None, _) => vec!["NONE".to_string()],
-            (Some(HealthTest::Cmd(args)), false) => {
-                let mut t = vec!["CMD".to_string()];
-                t.extend(args.iter().cloned());
-                t
-            }
-            (Some(HealthTest::Shell(cmd)), false) => vec!["CMD-SHELL".to_string(), cmd.clone()],
-        }),
-        interval: h.interval.map(nanos),
-        timeout: h.timeout.map(nanos),
-        retries: h.retries.map(i64::from),
-        start_period: h.start_period.map(nanos),
-        // Engines before API 1.44 ignore this; novadev's readiness runs the test at this pace itself.
-        start_interval: h.start_interval.map(nanos),
-    });
-
-    let restart_policy = Some(restart_policy_for(svc.restart));
-
-    // The first network (sorted, `default` first if present) is joined at create; the rest after.
-    let mut nets: Vec<(&String, &crate::stack::model::ServiceNetwork)> =
-        svc.networks.iter().collect();
-    nets.sort_by_key(|(k, _)| (k.as_str() != "default", k.to_string()));
-    let endpoint = |aliases: &Vec<String>| {
-        let mut all = vec![service.to_string()];
-        all.extend(aliases.iter().cloned());
-        EndpointSettings {
-            aliases: Some(all),
-            ..Default::default()
-        }
-    };
-    let mut endpoints = HashMap::new();
-    let mut extra_networks = Vec::new();
-    let mut network_mode = None;
-    for (i, (key, net)) in nets.iter().enumerate() {
-        let engine_name = stack.network_name(key);
-        if i == 0 {
-            network_mode = Some(engine_name.clone());
-            endpoints.insert(engine_name, endpoint(&net.aliases));
-        } else {
-            extra_networks.push((engine_name, endpoint(&net.aliases)));
-        }
-    }
-
-    let body = ContainerCreateBody {
-        image: Some(image.to_string()),
-        cmd: svc.command.clone(),
-        entrypoint: svc.entrypoint.clone(),
-        env: Some(
-            svc.environment
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect(),
-        ),
-        labels: Some(labels_map),
-        exposed_ports: (!exposed.is_empty()).then_some(exposed),
-        healthcheck,
-        working_dir: svc.working_dir.clone(),
-        user: svc.user.clone(),
-        hostname: svc.hostname.clone(),
-        stop_signal: svc.stop_signal.clone(),
-        stop_timeout: svc
-            .stop_grace_period
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-        tty: Some(svc.tty),
-        open_stdin: Some(svc.stdin_open),
-        host_config: Some(HostConfig {
-            port_bindings: (!bindings.is_empty()).then_some(bindings),
-            mounts: (!mounts.is_empty()).then_some(mounts),
-            tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
-            restart_policy,
-            init: svc.init,
-            extra_hosts: (!svc.extra_hosts.is_empty()).then(|| svc.extra_hosts.clone()),
-            network_mode,
-            ..Default::default()
-        }),
-        networking_config: Some(NetworkingConfig {
-            endpoints_config: Some(endpoints),
-        }),
-        ..Default::default()
-    };
-    ContainerSpec {
-        name: stack.container_name(service),
-        body,
-        extra_networks,
-    }
-}
-
-/// The stack's restart policy, applied by the engine itself: so that, as with Compose, services
-/// with `restart: always` or `unless-stopped` come back after the engine or the host restarts,
-/// with no daemon of ours running. novadev shows the crash loop from the engine's restart count.
-pub fn restart_policy_for(policy: crate::stack::model::RestartPolicy) -> DockerRestart {
-    use crate::stack::model::RestartPolicy;
-    let (name, maximum_retry_count) = match policy {
-        RestartPolicy::No => (RestartPolicyNameEnum::NO, None),
-        RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
-        RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
-        RestartPolicy::OnFailure(max) => (RestartPolicyNameEnum::ON_FAILURE, max.map(i64::from)),
-    };
-    DockerRestart {
-        name: Some(name),
-        maximum_retry_count,
     }
 }
 
@@ -437,7 +214,7 @@ impl Engine {
     pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
         let options = CreateContainerOptions {
             name: Some(spec.name.clone()),
-            ..Default::default()
+            platform: spec.platform.clone().unwrap_or_default(),
         };
         let created = self
             .docker()

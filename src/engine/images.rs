@@ -98,6 +98,7 @@ impl Engine {
         dockerfile: &str,
         args: &std::collections::BTreeMap<String, String>,
         target: Option<&str>,
+        cache_from: &[String],
         labels: HashMap<String, String>,
         mut on_line: impl FnMut(&str) + Send,
     ) -> Result<String, EngineError> {
@@ -108,6 +109,7 @@ impl Engine {
             forcerm: true,
             buildargs: Some(args.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             target: target.unwrap_or_default().to_string(),
+            cachefrom: (!cache_from.is_empty()).then(|| cache_from.to_vec()),
             labels: Some(labels),
             ..Default::default()
         };

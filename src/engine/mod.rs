@@ -5,6 +5,7 @@
 //! from a tar), exec, logs and the events stream. It makes no decisions: what to create, keep or
 //! remove is the orchestrator's job.
 
+pub mod container_spec;
 pub mod containers;
 pub mod events;
 pub mod exec;

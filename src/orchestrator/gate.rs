@@ -46,7 +46,7 @@ pub fn satisfies(gate: &Gate, condition: Condition) -> Option<Result<bool, Depen
         (Gate::Started { .. }, Condition::ServiceHealthy) => None,
         (Gate::Healthy { touched }, Condition::ServiceHealthy) => Some(Ok(*touched)),
         (Gate::NoHealthcheck { .. }, Condition::ServiceHealthy) => {
-            Some(Err(DependencyProblem::NoHealthcheck))
+            Some(Err(DependencyProblem::NoHealthcheck { at: None }))
         }
         (Gate::Completed { code, log, .. }, Condition::ServiceHealthy) => {
             Some(Err(DependencyProblem::ExitedInsteadOfHealthy {
@@ -107,7 +107,7 @@ mod tests {
         );
         assert_eq!(
             satisfies(&Gate::NoHealthcheck { touched: false }, ServiceHealthy),
-            Some(Err(DependencyProblem::NoHealthcheck))
+            Some(Err(DependencyProblem::NoHealthcheck { at: None }))
         );
     }
 

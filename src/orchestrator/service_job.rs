@@ -353,7 +353,15 @@ impl ServiceJob {
                             .map(|touched| (touched, touched && dep.decl.restart))
                             .map_err(|problem| ServiceFailure::Dependency {
                                 dependency: dep.name.clone(),
-                                problem,
+                                // Where the condition that cannot be met is written.
+                                problem: match problem {
+                                    DependencyProblem::NoHealthcheck { .. } => {
+                                        DependencyProblem::NoHealthcheck {
+                                            at: Some(dep.decl.pos.to_string()),
+                                        }
+                                    }
+                                    other => other,
+                                },
                             });
                     }
                     if rx.changed().await.is_err() {

@@ -45,8 +45,9 @@ pub enum ServiceFailure {
 pub enum DependencyProblem {
     /// The dependency itself failed.
     Failed { failure: Box<ServiceFailure> },
-    /// `service_healthy` on a service that has no healthcheck.
-    NoHealthcheck,
+    /// `service_healthy` on a service that has no healthcheck (neither in the stack nor in its
+    /// image); `at` is where the condition is written (file:line:column).
+    NoHealthcheck { at: Option<String> },
     /// It exited although it was expected to stay up and turn healthy.
     ExitedInsteadOfHealthy { code: i64, last_lines: Vec<String> },
     /// A one-shot (`service_completed_successfully`) exited non-zero.
@@ -80,8 +81,9 @@ impl ServiceFailure {
                 DependencyProblem::Failed { failure } => {
                     format!("dependency `{dependency}` failed: {}", failure.headline())
                 }
-                DependencyProblem::NoHealthcheck => format!(
-                    "dependency `{dependency}` has no healthcheck, so condition service_healthy can never be met"
+                DependencyProblem::NoHealthcheck { at } => format!(
+                    "dependency `{dependency}` has no healthcheck (neither in the stack nor in its image), so condition service_healthy{} can never be met",
+                    at.as_ref().map(|at| format!(" ({at})")).unwrap_or_default()
                 ),
                 DependencyProblem::ExitedInsteadOfHealthy { code, .. } => format!(
                     "dependency `{dependency}` exited with code {code} instead of becoming healthy"

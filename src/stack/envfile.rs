@@ -4,7 +4,11 @@
 //! may span lines), double quotes (escapes `\n \t \\ \" \$`, interpolation, may span lines) and
 //! unquoted values (interpolation, trailing ` # comment` dropped). A bare `KEY` takes the value from
 //! the lookup and is dropped if it has none. Interpolation sees the file's earlier keys first.
+//! Every value is spent from the load's byte budget (`A=$B$B` lines double at each step).
 
+use std::collections::HashMap;
+
+use crate::stack::budget::Budget;
 use crate::stack::interpolate::interpolate;
 
 /// One failed line of an env file (1-based line).
@@ -19,9 +23,12 @@ pub struct EnvFileError {
 pub fn parse_env_file(
     content: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
+    budget: &mut Budget,
 ) -> Result<Vec<(String, String)>, EnvFileError> {
     let lines: Vec<&str> = content.lines().collect();
     let mut out: Vec<(String, String)> = Vec::new();
+    // The latest value of each key so far, for interpolation (an index into `out`).
+    let mut latest: HashMap<String, usize> = HashMap::new();
     let mut i = 0;
     while i < lines.len() {
         let line_no = i + 1;
@@ -46,19 +53,37 @@ pub fn parse_env_file(
         if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c == '#') {
             return Err(err(format!("invalid variable name `{key}`")));
         }
+        let over_budget = |budget: &Budget| EnvFileError {
+            line: line_no,
+            message: budget.message(),
+        };
         let Some(rest) = rest else {
             if let Some(v) = lookup(key) {
+                if !budget.spend(v.len()) {
+                    return Err(over_budget(budget));
+                }
+                latest.insert(key.to_string(), out.len());
                 out.push((key.to_string(), v));
             }
             continue;
         };
         let rest = rest.trim_start();
+        let limit = budget.remaining();
         let known = |name: &str| -> Option<String> {
-            out.iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .or_else(|| lookup(name))
+            match latest.get(name) {
+                Some(&at) => out.get(at).map(|(_, v)| v.clone()),
+                None => lookup(name),
+            }
+        };
+        let interpolation_error = |e: crate::stack::interpolate::InterpolationError| {
+            if e.over_limit {
+                EnvFileError {
+                    line: line_no,
+                    message: Budget::new(limit).message(),
+                }
+            } else {
+                err(e.message)
+            }
         };
         let value = if let Some(body) = rest.strip_prefix('\'') {
             let (text, consumed) = quoted(body, &lines[i..], '\'')
@@ -70,18 +95,22 @@ pub fn parse_env_file(
                 .ok_or_else(|| err("unterminated double quote".into()))?;
             i += consumed;
             let unescaped = unescape(&text);
-            interpolate(&unescaped, &known)
-                .map_err(|e| err(e.message))?
+            interpolate(&unescaped, &known, limit)
+                .map_err(interpolation_error)?
                 .0
         } else {
             let without_comment = match rest.find(" #").or_else(|| rest.find("\t#")) {
                 Some(at) => &rest[..at],
                 None => rest,
             };
-            interpolate(without_comment.trim_end(), &known)
-                .map_err(|e| err(e.message))?
+            interpolate(without_comment.trim_end(), &known, limit)
+                .map_err(interpolation_error)?
                 .0
         };
+        if !budget.spend(value.len()) {
+            return Err(over_budget(budget));
+        }
+        latest.insert(key.to_string(), out.len());
         out.push((key.to_string(), value));
     }
     Ok(out)
@@ -144,9 +173,11 @@ mod tests {
     use super::*;
 
     fn parse(content: &str) -> Vec<(String, String)> {
-        parse_env_file(content, &|k| {
-            (k == "HOSTVAR").then(|| "fromhost".to_string())
-        })
+        parse_env_file(
+            content,
+            &|k| (k == "HOSTVAR").then(|| "fromhost".to_string()),
+            &mut Budget::default(),
+        )
         .expect("parses")
     }
 
@@ -202,9 +233,30 @@ mod tests {
 
     #[test]
     fn bad_lines_report_their_line_number() {
-        let e = parse_env_file("A=1\nB='open\n", &|_| None).expect_err("fails");
+        let e =
+            parse_env_file("A=1\nB='open\n", &|_| None, &mut Budget::default()).expect_err("fails");
         assert_eq!(e.line, 2);
-        let e = parse_env_file("A=1\n\nbad key=1\n", &|_| None).expect_err("fails");
+        let e = parse_env_file("A=1\n\nbad key=1\n", &|_| None, &mut Budget::default())
+            .expect_err("fails");
         assert_eq!(e.line, 3);
+    }
+
+    #[test]
+    fn doubling_values_stop_at_the_budget_on_their_line() {
+        let mut content = String::from("A0=xxxxxxxxxxxxxxxx\n");
+        for i in 1..40 {
+            content.push_str(&format!("A{i}=${{A{p}}}${{A{p}}}\n", p = i - 1));
+        }
+        let mut budget = Budget::new(1 << 20);
+        let e = parse_env_file(&content, &|_| None, &mut budget).expect_err("too large");
+        assert!(e.message.contains("too large"), "{}", e.message);
+        // 16 bytes doubling: the 17th line would need 1 MiB on its own.
+        assert!((15..=17).contains(&e.line), "line {}", e.line);
+    }
+
+    #[test]
+    fn later_definitions_are_seen_by_interpolation() {
+        let got = parse("A=1\nA=2\nB=$A\n");
+        assert_eq!(got[2], ("B".to_string(), "2".to_string()));
     }
 }

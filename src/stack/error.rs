@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::stack::budget::Budget;
 use crate::stack::model::Pos;
 
 /// One problem (error or warning) in a stack, with where it is. Serializable so that the daemon
@@ -84,6 +85,8 @@ pub struct Report {
     pub warnings: Vec<Diagnostic>,
     /// Variables already warned about as unset: Compose warns once per variable, not per use.
     pub unset_variables: std::collections::BTreeSet<String>,
+    /// What alias expansion, interpolation and env files may still produce.
+    pub budget: Budget,
 }
 
 impl Report {
@@ -97,6 +100,28 @@ impl Report {
 
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty()
+    }
+
+    /// Spends `bytes` of the budget; when they do not fit, reports it at `pos` (once per load).
+    pub fn spend(&mut self, bytes: usize, pos: &Pos) -> bool {
+        let already = self.budget.is_exhausted();
+        if self.budget.spend(bytes) {
+            return true;
+        }
+        if !already {
+            let message = self.budget.message();
+            self.error(pos, message);
+        }
+        false
+    }
+
+    /// Reports an exhausted budget at `pos` unless it was reported already.
+    pub fn over_budget(&mut self, pos: &Pos) {
+        if !self.budget.is_exhausted() {
+            self.budget.exhaust();
+            let message = self.budget.message();
+            self.error(pos, message);
+        }
     }
 }
 

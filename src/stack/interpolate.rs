@@ -17,6 +17,18 @@ use crate::stack::yaml::{Node, Style, Value};
 pub struct InterpolationError {
     pub offset: usize,
     pub message: String,
+    /// The result would have been longer than the caller's limit.
+    pub over_limit: bool,
+}
+
+impl InterpolationError {
+    fn new(offset: usize, message: impl Into<String>) -> InterpolationError {
+        InterpolationError {
+            offset,
+            message: message.into(),
+            over_limit: false,
+        }
+    }
 }
 
 /// A variable that was not set and had no default (Compose substitutes an empty string).
@@ -27,14 +39,57 @@ pub struct Unset {
 }
 
 /// Substitutes every variable in `input`. `lookup` returns a variable's value, `None` if unset.
+/// A result longer than `limit` bytes is an error (`over_limit`), found before it is built.
 pub fn interpolate(
     input: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
+    limit: usize,
 ) -> Result<(String, Vec<Unset>), InterpolationError> {
+    if !input.contains('$') {
+        // Nothing to substitute (most values): no per-character walk.
+        if input.len() > limit {
+            return Err(over_limit(0, limit));
+        }
+        return Ok((input.to_string(), Vec::new()));
+    }
     let chars: Vec<char> = input.chars().collect();
     let mut unset = Vec::new();
-    let out = substitute(&chars, 0, lookup, &mut unset, 0)?;
+    let mut cx = Subst {
+        lookup,
+        unset: &mut unset,
+        limit,
+    };
+    let out = substitute(&chars, 0, &mut cx, 0)?;
     Ok((out, unset))
+}
+
+/// What every level of a substitution shares.
+struct Subst<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    unset: &'a mut Vec<Unset>,
+    limit: usize,
+}
+
+/// Appends `text` to `out` unless that would pass the limit.
+fn append(
+    out: &mut String,
+    text: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<(), InterpolationError> {
+    if out.len().saturating_add(text.len()) > limit {
+        return Err(over_limit(offset, limit));
+    }
+    out.push_str(text);
+    Ok(())
+}
+
+fn over_limit(offset: usize, limit: usize) -> InterpolationError {
+    InterpolationError {
+        offset,
+        message: format!("the value grows past {limit} bytes when its variables are substituted"),
+        over_limit: true,
+    }
 }
 
 /// Limit on `${A:-${B:-...}}` nesting, so that hostile input cannot exhaust the stack.
@@ -51,21 +106,23 @@ fn is_name_char(c: char) -> bool {
 fn substitute(
     chars: &[char],
     base: usize,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    unset: &mut Vec<Unset>,
+    cx: &mut Subst<'_>,
     depth: usize,
 ) -> Result<String, InterpolationError> {
     if depth > MAX_NESTING {
-        return Err(InterpolationError {
-            offset: base,
-            message: "interpolation nested too deeply".into(),
-        });
+        return Err(InterpolationError::new(
+            base,
+            "interpolation nested too deeply",
+        ));
     }
-    let mut out = String::with_capacity(chars.len());
+    let mut out = String::with_capacity(chars.len().min(cx.limit));
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
         if c != '$' {
+            if out.len() >= cx.limit {
+                return Err(over_limit(base + i, cx.limit));
+            }
             out.push(c);
             i += 1;
             continue;
@@ -73,7 +130,7 @@ fn substitute(
         let dollar = base + i;
         match chars.get(i + 1) {
             Some('$') => {
-                out.push('$');
+                append(&mut out, "$", dollar, cx.limit)?;
                 i += 2;
             }
             Some(&n) if is_name_start(n) => {
@@ -82,9 +139,9 @@ fn substitute(
                     end += 1;
                 }
                 let name: String = chars[i + 1..end].iter().collect();
-                match lookup(&name) {
-                    Some(v) => out.push_str(&v),
-                    None => unset.push(Unset {
+                match (cx.lookup)(&name) {
+                    Some(v) => append(&mut out, &v, dollar, cx.limit)?,
+                    None => cx.unset.push(Unset {
                         offset: dollar,
                         name,
                     }),
@@ -92,13 +149,13 @@ fn substitute(
                 i = end;
             }
             Some('{') => {
-                let (text, next) = braced(chars, i, base, lookup, unset, depth)?;
-                out.push_str(&text);
+                let (text, next) = braced(chars, i, base, cx, depth)?;
+                append(&mut out, &text, dollar, cx.limit)?;
                 i = next;
             }
             // A lone `$` (end of string, `$1`, `$ `) is literal, as in Compose.
             _ => {
-                out.push('$');
+                append(&mut out, "$", dollar, cx.limit)?;
                 i += 1;
             }
         }
@@ -112,22 +169,24 @@ fn braced(
     chars: &[char],
     start: usize,
     base: usize,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    unset: &mut Vec<Unset>,
+    cx: &mut Subst<'_>,
     depth: usize,
 ) -> Result<(String, usize), InterpolationError> {
     let dollar = base + start;
-    let close = matching_brace(chars, start + 2).ok_or_else(|| InterpolationError {
-        offset: dollar,
-        message: format!(
-            "invalid interpolation `{}`: missing closing `}}`",
-            chars[start..].iter().collect::<String>()
-        ),
+    let close = matching_brace(chars, start + 2).ok_or_else(|| {
+        InterpolationError::new(
+            dollar,
+            format!(
+                "invalid interpolation `{}`: missing closing `}}`",
+                excerpt(&chars[start..])
+            ),
+        )
     })?;
-    let whole: String = chars[start..=close].iter().collect();
-    let invalid = || InterpolationError {
-        offset: dollar,
-        message: format!("invalid interpolation `{whole}`"),
+    let invalid = || {
+        InterpolationError::new(
+            dollar,
+            format!("invalid interpolation `{}`", excerpt(&chars[start..=close])),
+        )
     };
     let name_start = start + 2;
     let mut name_end = name_start;
@@ -138,12 +197,12 @@ fn braced(
         name_end += 1;
     }
     let name: String = chars[name_start..name_end].iter().collect();
-    let value = lookup(&name);
+    let value = (cx.lookup)(&name);
     if name_end == close {
         return Ok(match value {
             Some(v) => (v, close + 1),
             None => {
-                unset.push(Unset {
+                cx.unset.push(Unset {
                     offset: dollar,
                     name,
                 });
@@ -172,12 +231,12 @@ fn braced(
             if is_set {
                 value.unwrap_or_default()
             } else {
-                substitute(word, base + word_start, lookup, unset, depth + 1)?
+                substitute(word, base + word_start, cx, depth + 1)?
             }
         }
         '+' => {
             if is_set {
-                substitute(word, base + word_start, lookup, unset, depth + 1)?
+                substitute(word, base + word_start, cx, depth + 1)?
             } else {
                 String::new()
             }
@@ -186,20 +245,27 @@ fn braced(
             if is_set {
                 value.unwrap_or_default()
             } else {
-                let msg = substitute(word, base + word_start, lookup, unset, depth + 1)?;
+                let msg = substitute(word, base + word_start, cx, depth + 1)?;
                 let message = if msg.is_empty() {
                     format!("required variable `{name}` is missing a value")
                 } else {
                     format!("required variable `{name}` is missing a value: {msg}")
                 };
-                return Err(InterpolationError {
-                    offset: dollar,
-                    message,
-                });
+                return Err(InterpolationError::new(dollar, message));
             }
         }
     };
     Ok((result, close + 1))
+}
+
+/// The start of a malformed expression, for messages (a 1 MB value is not repeated whole).
+fn excerpt(chars: &[char]) -> String {
+    const MAX: usize = 80;
+    let mut text: String = chars.iter().take(MAX).collect();
+    if chars.len() > MAX {
+        text.push('…');
+    }
+    text
 }
 
 /// Index of the `}` closing a `${` whose content starts at `from`, honoring nested `${...}`.
@@ -223,12 +289,16 @@ fn matching_brace(chars: &[char], from: usize) -> Option<usize> {
 }
 
 /// Interpolates every scalar value (never a key) of a tree in place. Errors and unset-variable
-/// warnings go to `report`, positioned at the `$` when the scalar is on one line.
+/// warnings go to `report`, positioned at the `$` when the scalar is on one line. What the values
+/// grow by is spent from the report's budget; once it is exhausted the walk stops.
 pub fn interpolate_tree(
     node: &mut Node,
     lookup: &dyn Fn(&str) -> Option<String>,
     report: &mut Report,
 ) {
+    if report.budget.is_exhausted() {
+        return;
+    }
     match &mut node.value {
         Value::Scalar { text, style } => {
             if !text.contains('$') {
@@ -243,7 +313,9 @@ pub fn interpolate_tree(
                 }
                 pos
             };
-            match interpolate(text, lookup) {
+            // The scalar's own bytes were spent when it was parsed; only growth costs more.
+            let limit = report.budget.remaining().saturating_add(text.len());
+            match interpolate(text, lookup, limit) {
                 Ok((value, unset)) => {
                     for u in unset {
                         if !report.unset_variables.insert(u.name.clone()) {
@@ -257,8 +329,15 @@ pub fn interpolate_tree(
                             ),
                         );
                     }
-                    *text = value;
+                    let growth = value.len().saturating_sub(text.len());
+                    if report.spend(growth, &at(0)) {
+                        *text = value;
+                        // A substituted value is a string, as in Compose: `image: ${UNSET}` is
+                        // "", not null, and `${X}` holding `null` or `~` is that text.
+                        *style = Style::Quoted;
+                    }
                 }
+                Err(e) if e.over_limit => report.over_budget(&at(e.offset)),
                 Err(e) => report.error(&at(e.offset), e.message),
             }
         }
@@ -296,7 +375,7 @@ mod tests {
 
     fn run(input: &str) -> Result<(String, Vec<Unset>), InterpolationError> {
         let env = env();
-        interpolate(input, &|k| env.get(k).cloned())
+        interpolate(input, &|k| env.get(k).cloned(), usize::MAX)
     }
 
     fn sub(input: &str) -> String {
@@ -389,6 +468,7 @@ mod tests {
         let mut root = crate::stack::yaml::parse(
             "a: foo ${NOPE:?oops}\nb: 'x${NOPE:?q}'\nc: ok-$SET\n",
             &file,
+            &mut crate::stack::budget::Budget::default(),
         )
         .expect("yaml")
         .expect("doc");
@@ -399,5 +479,45 @@ mod tests {
         assert!(msgs[0].starts_with("/p/compose.yaml:1:8:"), "{msgs:?}");
         assert!(msgs[1].starts_with("/p/compose.yaml:2:6:"), "{msgs:?}");
         assert_eq!(root.get("c").and_then(Node::as_str), Some("ok-value"));
+    }
+
+    #[test]
+    fn output_longer_than_the_limit_is_an_error_before_it_is_built() {
+        let big = "y".repeat(1000);
+        let lookup = |k: &str| (k == "BIG").then(|| big.clone());
+        let (out, _) = interpolate("${BIG}${BIG}", &lookup, 2000).expect("fits");
+        assert_eq!(out.len(), 2000);
+        let e = interpolate("a ${BIG}${BIG}", &lookup, 2000).expect_err("too long");
+        assert!(e.over_limit);
+        assert_eq!(e.offset, 8);
+        let e = interpolate("${X:-${BIG}${BIG}${BIG}}", &lookup, 2500).expect_err("nested");
+        assert!(e.over_limit);
+    }
+
+    #[test]
+    fn tree_growth_is_spent_from_the_budget_and_reported_once() {
+        let file = Arc::new(PathBuf::from("/p/compose.yaml"));
+        let mut src = String::from("a:\n");
+        for i in 0..20 {
+            src.push_str(&format!("  v{i}: ${{BIG}}${{BIG}}\n"));
+        }
+        let mut report = Report {
+            budget: crate::stack::budget::Budget::new(10_000),
+            ..Report::default()
+        };
+        let mut root = crate::stack::yaml::parse(&src, &file, &mut report.budget)
+            .expect("yaml")
+            .expect("doc");
+        let big = "y".repeat(1000);
+        interpolate_tree(
+            &mut root,
+            &|k| (k == "BIG").then(|| big.clone()),
+            &mut report,
+        );
+        assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+        let msg = report.errors[0].to_string();
+        assert!(msg.starts_with("/p/compose.yaml:"), "{msg}");
+        assert!(msg.contains("too large"), "{msg}");
+        assert!(report.budget.is_exhausted());
     }
 }

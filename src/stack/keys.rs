@@ -4,8 +4,10 @@
 use crate::stack::error::Report;
 use crate::stack::yaml::Node;
 
-pub const TOP_LEVEL: &[&str] = &["name", "services", "networks", "volumes", "version"];
-pub const TOP_LEVEL_UNSUPPORTED: &[&str] = &["secrets", "configs", "include", "models"];
+pub const TOP_LEVEL: &[&str] = &[
+    "name", "services", "networks", "volumes", "version", "secrets", "configs", "include",
+];
+pub const TOP_LEVEL_UNSUPPORTED: &[&str] = &["models"];
 
 pub const SERVICE: &[&str] = &[
     "image",
@@ -35,6 +37,34 @@ pub const SERVICE: &[&str] = &[
     "tty",
     "stdin_open",
     "develop",
+    "extends",
+    "tmpfs",
+    "deploy",
+    "scale",
+    "mem_limit",
+    "mem_reservation",
+    "cpus",
+    "pids_limit",
+    "cap_add",
+    "cap_drop",
+    "privileged",
+    "read_only",
+    "network_mode",
+    "security_opt",
+    "secrets",
+    "configs",
+    "logging",
+    "ulimits",
+    "links",
+    "shm_size",
+    "platform",
+    "sysctls",
+    "dns",
+    "dns_search",
+    "dns_opt",
+    "devices",
+    "post_start",
+    "pre_stop",
 ];
 
 /// Compose service keys that novadev does not implement (yet): warned about, then ignored.
@@ -42,11 +72,8 @@ pub const SERVICE_UNSUPPORTED: &[&str] = &[
     "annotations",
     "attach",
     "blkio_config",
-    "cap_add",
-    "cap_drop",
     "cgroup",
     "cgroup_parent",
-    "configs",
     "cpu_count",
     "cpu_percent",
     "cpu_period",
@@ -54,64 +81,45 @@ pub const SERVICE_UNSUPPORTED: &[&str] = &[
     "cpu_rt_period",
     "cpu_rt_runtime",
     "cpu_shares",
-    "cpus",
     "cpuset",
     "credential_spec",
-    "deploy",
     "device_cgroup_rules",
-    "devices",
-    "dns",
-    "dns_opt",
-    "dns_search",
     "domainname",
-    "driver_opts",
-    "extends",
     "external_links",
     "gpus",
     "group_add",
     "ipc",
     "isolation",
     "label_file",
-    "links",
-    "logging",
     "mac_address",
-    "mem_limit",
-    "mem_reservation",
     "mem_swappiness",
     "memswap_limit",
     "models",
-    "network_mode",
     "oom_kill_disable",
     "oom_score_adj",
     "pid",
-    "pids_limit",
-    "platform",
-    "post_start",
-    "pre_stop",
-    "privileged",
+    "pre_start",
     "provider",
-    "read_only",
+    "pull_refresh_after",
     "runtime",
-    "scale",
-    "secrets",
-    "security_opt",
-    "shm_size",
     "storage_opt",
-    "sysctls",
-    "tmpfs",
-    "ulimits",
     "use_api_socket",
     "userns_mode",
     "uts",
     "volumes_from",
 ];
 
-pub const BUILD: &[&str] = &["context", "dockerfile", "args", "target"];
+pub const BUILD: &[&str] = &[
+    "context",
+    "dockerfile",
+    "args",
+    "target",
+    "dockerfile_inline",
+    "cache_from",
+];
 pub const BUILD_UNSUPPORTED: &[&str] = &[
     "additional_contexts",
-    "cache_from",
     "cache_to",
-    "dockerfile_inline",
     "entitlements",
     "extra_hosts",
     "isolation",
@@ -120,7 +128,9 @@ pub const BUILD_UNSUPPORTED: &[&str] = &[
     "no_cache",
     "platforms",
     "privileged",
+    "provenance",
     "pull",
+    "sbom",
     "secrets",
     "shm_size",
     "ssh",
@@ -150,8 +160,17 @@ pub const PORT_LONG: &[&str] = &[
     "app_protocol",
 ];
 
-pub const VOLUME_LONG: &[&str] = &["type", "source", "target", "read_only"];
-pub const VOLUME_LONG_UNSUPPORTED: &[&str] = &["bind", "volume", "tmpfs", "image", "consistency"];
+pub const VOLUME_LONG: &[&str] = &[
+    "type",
+    "source",
+    "target",
+    "read_only",
+    "bind",
+    "volume",
+    "tmpfs",
+    "consistency",
+];
+pub const VOLUME_LONG_UNSUPPORTED: &[&str] = &["image"];
 
 pub const SERVICE_NETWORK: &[&str] = &["aliases"];
 pub const SERVICE_NETWORK_UNSUPPORTED: &[&str] = &[
@@ -182,6 +201,54 @@ pub const WATCH: &[&str] = &["path", "action", "target", "ignore", "exec"];
 pub const WATCH_UNSUPPORTED: &[&str] = &["include", "initial_sync"];
 pub const WATCH_EXEC: &[&str] = &["command"];
 pub const WATCH_EXEC_UNSUPPORTED: &[&str] = &["user", "privileged", "working_dir", "environment"];
+
+pub const DEPLOY: &[&str] = &["replicas", "resources"];
+pub const DEPLOY_UNSUPPORTED: &[&str] = &[
+    "mode",
+    "labels",
+    "update_config",
+    "rollback_config",
+    "restart_policy",
+    "placement",
+    "endpoint_mode",
+];
+pub const RESOURCES: &[&str] = &["limits", "reservations"];
+pub const LIMITS: &[&str] = &["cpus", "memory", "pids"];
+pub const RESERVATIONS: &[&str] = &["cpus", "memory"];
+pub const RESERVATIONS_UNSUPPORTED: &[&str] = &["devices", "generic_resources"];
+pub const LOGGING: &[&str] = &["driver", "options"];
+pub const ULIMIT: &[&str] = &["soft", "hard"];
+/// A service's long-form `secrets:` / `configs:` entry.
+pub const FILE_REF: &[&str] = &["source", "target"];
+pub const FILE_REF_UNSUPPORTED: &[&str] = &["uid", "gid", "mode"];
+/// A top-level `secrets:` entry.
+pub const SECRET: &[&str] = &["file", "name"];
+pub const SECRET_UNSUPPORTED: &[&str] = &[
+    "environment",
+    "external",
+    "labels",
+    "driver",
+    "driver_opts",
+    "template_driver",
+];
+/// A top-level `configs:` entry.
+pub const CONFIG: &[&str] = &["file", "name"];
+pub const CONFIG_UNSUPPORTED: &[&str] = &[
+    "environment",
+    "content",
+    "external",
+    "labels",
+    "template_driver",
+];
+pub const HOOK: &[&str] = &[
+    "command",
+    "user",
+    "privileged",
+    "working_dir",
+    "environment",
+];
+pub const EXTENDS: &[&str] = &["file", "service"];
+pub const INCLUDE: &[&str] = &["path", "env_file", "project_directory"];
 
 pub const NOVADEV_SERVICE: &[&str] = &["tier", "rebuild_on_change", "host_build", "keys"];
 pub const NOVADEV_KEY: &[&str] = &["name", "target"];

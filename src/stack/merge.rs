@@ -4,11 +4,16 @@
 //! merge key by key; ports and expose append (identical entries once); volumes merge by target
 //! (later wins); command, entrypoint, healthcheck.test, profiles and env_file are replaced; a
 //! service only in a later file is added. Top-level networks and volumes merge field by field.
+//! Runtime keys: tmpfs, sysctls, ulimits and logging options merge by key; cap_add, cap_drop,
+//! security_opt, dns, dns_search, dns_opt, devices and links are unions; secrets and configs are
+//! replaced by source; hooks append. `extends` uses the same rules (`merge_service`).
 
 use std::collections::BTreeMap;
 
-use crate::stack::convert::{RawBuild, RawFile, RawHealthcheck, RawNetwork, RawService, RawVolume};
-use crate::stack::model::{PortMapping, Pos};
+use crate::stack::convert::{
+    RawBuild, RawFile, RawFileSource, RawHealthcheck, RawNetwork, RawRuntime, RawService, RawVolume,
+};
+use crate::stack::model::{FileKind, PortMapping, Pos, Protocol};
 
 /// All files merged: still raw (no defaults, no cross-checks).
 #[derive(Debug, Clone, Default)]
@@ -20,6 +25,8 @@ pub struct Merged {
     pub tiers: Option<Vec<(String, Vec<String>, Pos)>>,
     pub connection: Option<crate::stack::model::ConnectionSections>,
     pub requirements: Option<crate::stack::model::Requirements>,
+    /// Top-level `secrets:` and `configs:` (a later file's entry replaces an earlier one).
+    pub file_sources: BTreeMap<(FileKind, String), RawFileSource>,
 }
 
 impl Merged {
@@ -52,6 +59,10 @@ impl Merged {
                 }
             }
         }
+        for source in file.file_sources {
+            self.file_sources
+                .insert((source.kind, source.key.clone()), source);
+        }
         for volume in file.volumes {
             match self.volumes.get_mut(&volume.key) {
                 Some(base) => merge_volume(base, volume),
@@ -69,7 +80,8 @@ fn set<T>(base: &mut Option<T>, over: Option<T>) {
     }
 }
 
-fn merge_service(base: &mut RawService, over: RawService) {
+/// `over` merged onto `base` with the `-f` rules (also what `extends` does).
+pub fn merge_service(base: &mut RawService, over: RawService) {
     base.pos = over.pos;
     base.dir = over.dir;
     base.broken |= over.broken;
@@ -83,8 +95,10 @@ fn merge_service(base: &mut RawService, over: RawService) {
     set(&mut base.entrypoint, over.entrypoint);
     base.environment.extend(over.environment);
     set(&mut base.env_file, over.env_file);
+    // A set of what is there, so that two files with the same long range stay linear.
+    let mut present: std::collections::HashSet<_> = base.ports.iter().map(port_key).collect();
     for port in over.ports {
-        if !base.ports.iter().any(|p| same_port(p, &port)) {
+        if present.insert(port_key(&port)) {
             base.ports.push(port);
         }
     }
@@ -125,14 +139,71 @@ fn merge_service(base: &mut RawService, over: RawService) {
     set(&mut base.rebuild_on_change, over.rebuild_on_change);
     set(&mut base.host_build, over.host_build);
     set(&mut base.keys, over.keys);
+    merge_runtime(&mut base.runtime, over.runtime);
+    set(&mut base.extends, over.extends);
 }
 
-/// Equal apart from where they were written.
-fn same_port(a: &PortMapping, b: &PortMapping) -> bool {
-    a.host_ip == b.host_ip
-        && a.host_port == b.host_port
-        && a.container_port == b.container_port
-        && a.protocol == b.protocol
+/// Appends the entries of `over` that `base` lacks (Compose's rule for cap_add, dns, …).
+fn union(base: &mut Vec<String>, over: Vec<String>) {
+    for item in over {
+        if !base.contains(&item) {
+            base.push(item);
+        }
+    }
+}
+
+fn merge_runtime(base: &mut RawRuntime, over: RawRuntime) {
+    base.tmpfs.extend(over.tmpfs);
+    let (b, o) = (&mut base.resources, over.resources);
+    set(&mut b.memory, o.memory);
+    set(&mut b.memory_reservation, o.memory_reservation);
+    set(&mut b.cpus, o.cpus);
+    set(&mut b.pids, o.pids);
+    union(&mut base.cap_add, over.cap_add);
+    union(&mut base.cap_drop, over.cap_drop);
+    set(&mut base.privileged, over.privileged);
+    set(&mut base.read_only, over.read_only);
+    set(&mut base.network_mode, over.network_mode);
+    union(&mut base.security_opt, over.security_opt);
+    for file in over.file_refs {
+        base.file_refs
+            .retain(|f| !(f.kind == file.kind && f.source == file.source));
+        base.file_refs.push(file);
+    }
+    match (&mut base.logging, over.logging) {
+        (Some(b), Some(o)) if b.driver == o.driver || o.driver.is_none() => {
+            b.options.extend(o.options);
+        }
+        (b, o @ Some(_)) => *b = o,
+        _ => {}
+    }
+    base.ulimits.extend(over.ulimits);
+    for link in over.links {
+        if !base.links.iter().any(|l| l.0 == link.0 && l.1 == link.1) {
+            base.links.push(link);
+        }
+    }
+    set(&mut base.shm_size, over.shm_size);
+    set(&mut base.platform, over.platform);
+    base.sysctls.extend(over.sysctls);
+    union(&mut base.dns, over.dns);
+    union(&mut base.dns_search, over.dns_search);
+    union(&mut base.dns_opt, over.dns_opt);
+    union(&mut base.devices, over.devices);
+    base.hooks.post_start.extend(over.hooks.post_start);
+    base.hooks.pre_stop.extend(over.hooks.pre_stop);
+    set(&mut base.replicas, over.replicas);
+}
+
+/// A published port apart from where it was written.
+fn port_key(p: &PortMapping) -> (String, Option<u16>, Option<u16>, u16, Protocol) {
+    (
+        p.host_ip.clone(),
+        p.host_port,
+        p.host_port_end,
+        p.container_port,
+        p.protocol,
+    )
 }
 
 fn merge_build(base: &mut RawBuild, over: RawBuild) {
@@ -142,6 +213,8 @@ fn merge_build(base: &mut RawBuild, over: RawBuild) {
     set(&mut base.dockerfile, over.dockerfile);
     base.args.extend(over.args);
     set(&mut base.target, over.target);
+    set(&mut base.dockerfile_inline, over.dockerfile_inline);
+    set(&mut base.cache_from, over.cache_from);
 }
 
 fn merge_healthcheck(base: &mut RawHealthcheck, over: RawHealthcheck) {

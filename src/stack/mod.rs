@@ -1,21 +1,27 @@
 //! The stack loader: Compose files → the resolved, validated `Stack` model.
 //!
-//! Pipeline: discover the files → read `.env` → per file: YAML tree (`yaml`), interpolation
-//! (`interpolate`), conversion with key checks (`convert`) → merge (`merge`) → profiles, defaults
-//! and whole-stack checks (`validate`) → dependency cycles (`crate::graph`). Every problem found is
-//! reported with file:line:column, all at once. Pure apart from reading the stack files, env files
-//! and checking build contexts; it never talks to Docker.
+//! Pipeline: discover the files → read `.env` → per file (`files`): YAML tree (`yaml`),
+//! interpolation (`interpolate`), conversion with key checks (`convert`), `extends` resolved and
+//! `include`s loaded before it → merge (`merge`) → profiles, defaults and whole-stack checks
+//! (`validate`) → dependency cycles (`crate::graph`). Every problem found is
+//! reported with file:line:column, all at once. Every file is read through `source::Sources`
+//! (`load` uses the disk, `load_from_sources` whatever it is given), so the loader is a pure
+//! function of the files' contents; it never talks to Docker. What a stack may expand to is capped
+//! by one byte budget per load (`budget`).
 
+mod budget;
 mod convert;
 mod discover;
 mod duration;
 mod envfile;
 mod error;
+mod files;
 mod interpolate;
 mod keys;
 mod merge;
 pub mod model;
 mod render;
+pub mod source;
 mod validate;
 mod yaml;
 
@@ -23,15 +29,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use budget::MAX_BYTES;
 pub use discover::{STACK_FILE_NAMES, discover};
 pub use duration::{format_duration, parse_duration};
-pub use envfile::{EnvFileError, parse_env_file};
 pub use error::{Diagnostic, StackError};
-pub use interpolate::{InterpolationError, interpolate};
 pub use model::*;
 pub use render::render_yaml;
+pub use source::{Disk, MAX_FILE_BYTES, Memory, ReadError, Sources};
 
 use crate::graph::Graph;
+use envfile::parse_env_file;
 use error::Report;
 
 /// What to load and with which environment.
@@ -57,56 +64,58 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Loads, interpolates, merges and validates a stack. Every error found is returned together.
+/// Loads, interpolates, merges and validates a stack from the disk. Every error found is
+/// returned together. With no files given, the stack file is discovered in `working_dir`.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, StackError> {
     let files = stack_files(opts)?;
-    let first = files.first().cloned().unwrap_or_default();
+    let opts = LoadOptions {
+        files,
+        ..opts.clone()
+    };
+    load_from_sources(&Disk, &opts)
+}
+
+/// `load` over any `Sources` (files in memory for tests and fuzzing). `opts.files` must name the
+/// stack files (relative ones against `working_dir`); nothing is discovered.
+pub fn load_from_sources(sources: &dyn Sources, opts: &LoadOptions) -> Result<Loaded, StackError> {
+    let files: Vec<PathBuf> = opts
+        .files
+        .iter()
+        .map(|f| convert::normalize(&opts.working_dir.join(f)))
+        .collect();
+    let Some(first) = files.first().cloned() else {
+        return Err(StackError::NoStackFile {
+            dir: opts.working_dir.clone(),
+        });
+    };
     let project_dir = first
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| opts.working_dir.clone());
 
-    let mut report = Report::default();
-    let dotenv = read_dotenv(&project_dir, &opts.env, &mut report)?;
-    let lookup =
-        |key: &str| -> Option<String> { opts.env.get(key).or_else(|| dotenv.get(key)).cloned() };
+    let mut reader = files::Reader::new(sources);
+    let dotenv = read_dotenv(sources, &project_dir, &opts.env, &mut reader.report)?;
+    let vars = files::Vars {
+        env: &opts.env,
+        dotenv,
+    };
 
     let mut merged = merge::Merged::default();
+    // A file that could not be read or parsed leaves the stack incomplete: whole-stack checks
+    // such as "no services" would only add noise.
+    let mut all_files_read = true;
     for file in &files {
-        let source = std::fs::read(file).map_err(|source| StackError::Io {
-            path: file.clone(),
-            source,
-        })?;
-        let arc = Arc::new(file.clone());
-        let Ok(source) = String::from_utf8(source) else {
-            report.error(
-                &Pos {
-                    file: arc,
-                    line: 1,
-                    column: 1,
-                },
-                "stack file is not valid UTF-8",
-            );
-            continue;
-        };
-        let mut root = match yaml::parse(&source, &arc) {
-            Ok(root) => root,
-            Err(diagnostics) => {
-                report.errors.extend(diagnostics);
-                continue;
-            }
-        };
-        if let Some(root) = root.as_mut() {
-            interpolate::interpolate_tree(root, &lookup, &mut report);
+        match reader.top_level(file, &vars)? {
+            Some(raw_files) => raw_files.into_iter().for_each(|raw| merged.add(raw)),
+            None => all_files_read = false,
         }
-        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut cx = convert::Context {
-            dir,
-            lookup: &lookup,
-            report: &mut report,
-        };
-        merged.add(convert::convert_file(root.as_ref(), &mut cx));
+        if reader.report.budget.is_exhausted() {
+            // Nothing useful can be said about a stack that does not fit; say that alone.
+            return Err(StackError::Invalid(reader.report.errors));
+        }
     }
+    let mut report = reader.report;
+    let lookup = |key: &str| vars.get(key);
 
     let name = project_name(opts, &merged, &project_dir, &lookup, &mut report);
     let profiles: Vec<String> = if opts.profiles.is_empty() {
@@ -128,8 +137,13 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, StackError> {
         files,
         profiles: &profiles,
         lookup: &lookup,
+        sources,
+        all_files_read,
     };
     let stack = validate::finalize(merged, &finalize, &mut report);
+    if report.budget.is_exhausted() {
+        return Err(StackError::Invalid(report.errors));
+    }
     if let Err(diagnostics) = Graph::build(&stack) {
         report.errors.extend(diagnostics);
     }
@@ -180,29 +194,38 @@ fn stack_files(opts: &LoadOptions) -> Result<Vec<PathBuf>, StackError> {
 }
 
 fn read_dotenv(
+    sources: &dyn Sources,
     project_dir: &Path,
     env: &BTreeMap<String, String>,
     report: &mut Report,
 ) -> Result<BTreeMap<String, String>, StackError> {
     let path = project_dir.join(".env");
-    let content = match std::fs::read_to_string(&path) {
+    let start = Pos {
+        file: Arc::new(path.clone()),
+        line: 1,
+        column: 1,
+    };
+    let content = match sources.read(&path) {
         Ok(content) => content,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(e) if path.is_dir() => {
-            // A directory named `.env` (a virtualenv, say) is not a dotenv file.
-            let _ = e;
+        // A directory named `.env` (a virtualenv, say) is not a dotenv file.
+        Err(ReadError::NotFound | ReadError::IsADirectory) => return Ok(BTreeMap::new()),
+        Err(ReadError::TooLarge) => {
+            report.error(&start, format!("`.env` is {}", ReadError::TooLarge));
             return Ok(BTreeMap::new());
         }
-        Err(source) => return Err(StackError::Io { path, source }),
+        Err(ReadError::Io(source)) => return Err(StackError::Io { path, source }),
     };
-    match parse_env_file(&content, &|k| env.get(k).cloned()) {
+    let Ok(content) = String::from_utf8(content) else {
+        report.error(&start, "`.env` is not valid UTF-8");
+        return Ok(BTreeMap::new());
+    };
+    match parse_env_file(&content, &|k| env.get(k).cloned(), &mut report.budget) {
         Ok(pairs) => Ok(pairs.into_iter().collect()),
         Err(e) => {
             report.error(
                 &Pos {
-                    file: Arc::new(path),
                     line: e.line,
-                    column: 1,
+                    ..start
                 },
                 e.message,
             );

@@ -111,8 +111,183 @@ pub struct Service {
     pub tty: bool,
     pub stdin_open: bool,
     pub develop: Option<Develop>,
+    /// Container-level settings beyond the basics (resources, privileges, namespaces, files,
+    /// logging, DNS, lifecycle hooks). Skipped in serde when unset, so that stacks which do not
+    /// use them keep the configuration hash they had.
+    #[serde(default, skip_serializing_if = "Runtime::is_empty")]
+    pub runtime: Runtime,
     /// The service's `x-novadev` settings.
     pub novadev: ServiceExt,
+}
+
+/// What a service asks of the container beyond image, command, environment, ports, volumes and
+/// networks: everything here maps onto the engine's container create body (mostly `HostConfig`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Runtime {
+    /// `tmpfs:` mounts: container path → mount options (`size=64m,mode=1777`, or empty).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tmpfs: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
+    /// Read-only root file system.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<NetworkMode>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    /// `secrets:` and `configs:` of the service, resolved to host files mounted read-only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileMount>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
+    /// `ulimits:` by name (`nofile`, `nproc`, …).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ulimits: BTreeMap<String, Ulimit>,
+    /// `links:` as (service, alias): the alias resolves to that service from this container.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_opt: Vec<String>,
+    /// `devices:` as `host[:container[:permissions]]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// `post_start` / `pre_stop` hooks: kept in the model (and in `config`), not run by novadev.
+    #[serde(skip_serializing_if = "Hooks::is_empty")]
+    pub hooks: Hooks,
+}
+
+impl Runtime {
+    pub fn is_empty(&self) -> bool {
+        *self == Runtime::default()
+    }
+}
+
+/// CPU and memory limits (`deploy.resources`, `mem_limit`, `cpus`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Resources {
+    /// Hard memory limit in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    /// Soft memory limit in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u64>,
+    /// CPUs, fractional (`0.5` = half a core).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids: Option<i64>,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        *self == Resources::default()
+    }
+}
+
+/// `network_mode:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", content = "target", rename_all = "snake_case")]
+pub enum NetworkMode {
+    Host,
+    None,
+    /// Share the network namespace of another service of the stack (implies a dependency on it).
+    Service(String),
+    /// Share the network namespace of a container by name or id, outside the stack.
+    Container(String),
+    /// `bridge`, or another engine network named directly.
+    Network(String),
+}
+
+impl fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetworkMode::Host => f.write_str("host"),
+            NetworkMode::None => f.write_str("none"),
+            NetworkMode::Service(s) => write!(f, "service:{s}"),
+            NetworkMode::Container(c) => write!(f, "container:{c}"),
+            NetworkMode::Network(n) => f.write_str(n),
+        }
+    }
+}
+
+/// Whether a mounted file is a secret or a config (they differ in default target only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    Secret,
+    Config,
+}
+
+/// A file-based secret or config, mounted read-only into the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMount {
+    pub kind: FileKind,
+    /// The top-level `secrets:` / `configs:` entry it comes from.
+    pub name: String,
+    /// Absolute host path.
+    pub source: PathBuf,
+    /// Absolute container path (`/run/secrets/NAME` for a secret, `/NAME` for a config, unless
+    /// given).
+    pub target: String,
+}
+
+/// `logging:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logging {
+    pub driver: Option<String>,
+    pub options: BTreeMap<String, String>,
+}
+
+/// One `ulimits:` entry (a single number sets both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// Lifecycle hooks (`post_start`, `pre_stop`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Hooks {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<Hook>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<Hook>,
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        self.post_start.is_empty() && self.pre_stop.is_empty()
+    }
+}
+
+/// One hook: a command run in the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hook {
+    pub command: Vec<String>,
+    pub user: Option<String>,
+    pub privileged: bool,
+    pub working_dir: Option<String>,
+    pub environment: BTreeMap<String, String>,
 }
 
 impl Service {
@@ -150,6 +325,7 @@ impl Service {
             tty: false,
             stdin_open: false,
             develop: None,
+            runtime: Runtime::default(),
             novadev: ServiceExt::default(),
         }
     }
@@ -172,8 +348,28 @@ pub struct Build {
     pub dockerfile: String,
     pub args: BTreeMap<String, String>,
     pub target: Option<String>,
+    /// `dockerfile_inline`: the Dockerfile's text, used instead of `dockerfile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile_inline: Option<String>,
+    /// `cache_from`: images whose layers the build may reuse.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_from: Vec<String>,
     #[serde(skip)]
     pub pos: Pos,
+}
+
+/// Where a `dockerfile_inline` goes in the build context sent to the engine.
+pub const INLINE_DOCKERFILE: &str = ".novadev-inline.Dockerfile";
+
+impl Build {
+    /// The Dockerfile's path inside the build context as sent to the engine.
+    pub fn dockerfile_in_context(&self) -> &str {
+        if self.dockerfile_inline.is_some() {
+            INLINE_DOCKERFILE
+        } else {
+            &self.dockerfile
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -190,6 +386,9 @@ pub struct PortMapping {
     pub host_ip: String,
     /// `None` lets the engine pick a free port.
     pub host_port: Option<u16>,
+    /// With `host_port`, a range (`6005-6015:80`): the engine picks a free port in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_port_end: Option<u16>,
     pub container_port: u16,
     pub protocol: Protocol,
     #[serde(skip)]
@@ -218,6 +417,18 @@ pub struct VolumeMount {
     /// Path inside the container.
     pub target: String,
     pub read_only: bool,
+    /// Bind mounts: `z` (shared) or `Z` (private) SELinux relabelling, from `:z` / `:Z`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selinux: Option<String>,
+    /// Bind mounts: mount propagation (`rshared`, `rslave`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<String>,
+    /// Volumes: do not copy the image's content at the target into a new volume.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nocopy: bool,
+    /// tmpfs mounts: size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs_size: Option<u64>,
     #[serde(skip)]
     pub pos: Pos,
 }
@@ -390,7 +601,58 @@ pub struct Volume {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A service name as Compose allows it: a letter or digit, then letters, digits, `_`, `.`, `-`.
+/// It also makes a safe path component (never empty, `.`, `..`, hidden, or with `/` or NUL).
+pub fn is_valid_service_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// A generated key pair's name: lowercase letters, digits, `-` and `_`, starting with a letter or
+/// digit. It names a directory under the project's state dir.
+pub fn is_valid_key_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))
+}
+
 impl Stack {
+    /// The names in a stack that become host paths or engine names, checked as the loader checks
+    /// them: for a `Stack` that did not come from the loader (deserialized), before it is used.
+    /// Returns one message per problem.
+    pub fn check_names(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.name.is_empty() || crate::stack::normalize_project_name(&self.name) != self.name {
+            problems.push(format!("invalid project name `{}`", self.name));
+        }
+        for (key, service) in &self.services {
+            if !is_valid_service_name(key) {
+                problems.push(format!("invalid service name `{key}`"));
+            }
+            if service.name != *key {
+                problems.push(format!(
+                    "service `{key}` is named `{}` inside",
+                    service.name
+                ));
+            }
+            for k in &service.novadev.keys {
+                if !is_valid_key_name(&k.name) {
+                    problems.push(format!("service `{key}`: invalid key name `{}`", k.name));
+                }
+                if !k.target.starts_with('/') {
+                    problems.push(format!(
+                        "service `{key}`: key target `{}` must be an absolute path",
+                        k.target
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
     /// Engine-side name of a stack network.
     pub fn network_name(&self, key: &str) -> String {
         match self.networks.get(key).and_then(|n| n.name.clone()) {
@@ -433,5 +695,72 @@ impl Stack {
             .iter()
             .find(|(_, members)| members.iter().any(|m| m == service))
             .map(|(tier, _)| tier.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack_with(service: Service) -> Stack {
+        let mut services = BTreeMap::new();
+        services.insert(service.name.clone(), service);
+        Stack {
+            name: "demo".into(),
+            project_dir: PathBuf::from("/p"),
+            files: Vec::new(),
+            services,
+            networks: BTreeMap::new(),
+            volumes: BTreeMap::new(),
+            novadev: ProjectExt::default(),
+        }
+    }
+
+    #[test]
+    fn names_that_would_escape_a_directory_are_invalid() {
+        for bad in ["", ".", "..", ".x", "a/b", "../x", "a\0b", "-x"] {
+            assert!(!is_valid_service_name(bad), "{bad:?}");
+            assert!(!is_valid_key_name(bad), "{bad:?}");
+        }
+        assert!(is_valid_service_name("web.v2_a-1"));
+        assert!(is_valid_key_name("jwt-2_a"));
+        assert!(!is_valid_key_name("Jwt"));
+    }
+
+    #[test]
+    fn check_names_flags_what_a_deserialized_stack_could_carry() {
+        let mut web = Service::new("web");
+        web.novadev.keys.push(GeneratedKey {
+            name: "../../../etc".into(),
+            target: "relative".into(),
+        });
+        let mut stack = stack_with(web);
+        stack.name = "../evil".into();
+        let problems = stack.check_names().join("\n");
+        assert!(problems.contains("invalid project name"), "{problems}");
+        assert!(
+            problems.contains("invalid key name `../../../etc`"),
+            "{problems}"
+        );
+        assert!(problems.contains("must be an absolute path"), "{problems}");
+        let mut ok = Service::new("web");
+        ok.novadev.keys.push(GeneratedKey {
+            name: "jwt".into(),
+            target: "/run/secrets/jwt".into(),
+        });
+        assert!(stack_with(ok).check_names().is_empty());
+    }
+
+    #[test]
+    fn check_names_flags_a_service_keyed_under_another_name() {
+        let mut stack = stack_with(Service::new("web"));
+        let service = Service::new("a/b");
+        stack.services.insert("x/y".into(), service);
+        let problems = stack.check_names().join("\n");
+        assert!(
+            problems.contains("invalid service name `x/y`"),
+            "{problems}"
+        );
+        assert!(problems.contains("named `a/b` inside"), "{problems}");
     }
 }

@@ -136,12 +136,12 @@ fn minimal_stack_gets_compose_defaults() {
 
 #[test]
 fn project_name_prefers_flag_then_name_key_then_directory() {
-    let mut p = compose("name: From_File\nservices: {}\n");
+    let mut p = compose("name: From_File\nservices: {a: {image: x}}\n");
     assert_eq!(p.ok().stack.name, "from_file");
     p.project_name = Some("Flag.Name".into());
     assert_eq!(p.ok().stack.name, "flagname");
     let q = Project::new();
-    let q = q.file("My Stack/compose.yaml", "services: {}\n");
+    let q = q.file("My Stack/compose.yaml", "services: {a: {image: x}}\n");
     let loaded = q.load_files(&["My Stack/compose.yaml"]).expect("loads");
     assert_eq!(loaded.stack.name, "mystack");
 }
@@ -187,6 +187,36 @@ fn unset_variable_is_empty_with_a_warning() {
     let w = warnings(&loaded);
     assert!(w.contains("compose.yaml:5:11:"), "{w}");
     assert!(w.contains("NOVADEV_NOPE"), "{w}");
+}
+
+#[test]
+fn a_value_that_is_only_an_unset_or_empty_variable_is_an_empty_string() {
+    let loaded = compose(
+        "services:\n  web:\n    image: x${TAG}\n    working_dir: ${NOVADEV_UNSET}\n    environment:\n      JWT_KEY: ${NOVADEV_UNSET}\n      EMPTY: ${NOVADEV_EMPTY}\n      DEFAULTED: ${NOVADEV_UNSET:-}\n      LITERAL_NULL: ${NOVADEV_NULL}\n",
+    )
+    .env("NOVADEV_EMPTY", "")
+    .env("NOVADEV_NULL", "null")
+    .ok();
+    let web = service(&loaded, "web");
+    assert_eq!(web.working_dir.as_deref(), Some(""));
+    for key in ["JWT_KEY", "EMPTY", "DEFAULTED"] {
+        assert_eq!(
+            web.environment.get(key).map(String::as_str),
+            Some(""),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        web.environment.get("LITERAL_NULL").map(String::as_str),
+        Some("null")
+    );
+    let w = warnings(&loaded);
+    assert!(w.contains("`NOVADEV_UNSET` is not set"), "{w}");
+    assert!(!w.contains("NOVADEV_EMPTY"), "{w}");
+    // `image: ${IMG}` alone is the empty string too, which is then an invalid image, not null.
+    let message = compose("services:\n  web:\n    image: ${NOVADEV_UNSET}\n").err();
+    assert!(!message.contains("got null"), "{message}");
+    assert!(message.contains("neither `image` nor `build`"), "{message}");
 }
 
 #[test]
@@ -1217,26 +1247,40 @@ fn misspelled_service_key_is_an_error_with_a_suggestion() {
 #[test]
 fn unsupported_service_keys_are_warnings_by_name() {
     let loaded = compose(
-        "services:\n  web:\n    image: x\n    deploy:\n      replicas: 2\n    cap_add: [NET_ADMIN]\n    x-other: 1\n",
+        "services:\n  web:\n    image: x\n    cgroup_parent: m\n    pre_start: [{command: x}]\n    x-other: 1\n",
     )
     .ok();
     let w = warnings(&loaded);
     assert!(
         w.contains("compose.yaml:4:5:")
-            && w.contains("`deploy` is not supported by novadev yet; ignored"),
+            && w.contains("`cgroup_parent` is not supported by novadev yet; ignored"),
         "{w}"
     );
     assert!(
-        w.contains("compose.yaml:6:5:") && w.contains("`cap_add`"),
+        w.contains("compose.yaml:5:5:") && w.contains("`pre_start`"),
         "{w}"
     );
     assert!(!w.contains("x-other"), "{w}");
 }
 
 #[test]
+fn replicas_other_than_one_are_a_warning_that_one_container_runs() {
+    for key in ["deploy:\n      replicas: 2", "scale: 3"] {
+        let loaded = compose(&format!("services:\n  web:\n    image: x\n    {key}\n")).ok();
+        let w = warnings(&loaded);
+        assert!(
+            w.contains("replicas; novadev runs exactly one container"),
+            "{w}"
+        );
+    }
+    let loaded = compose("services:\n  web:\n    image: x\n    deploy: {replicas: 1}\n").ok();
+    assert!(loaded.warnings.is_empty(), "{}", warnings(&loaded));
+}
+
+#[test]
 fn top_level_keys_are_checked() {
     let loaded = compose(
-        "version: '3.8'\nx-anything: {a: 1}\nsecrets:\n  s: {file: ./s}\nservices:\n  web:\n    image: x\n",
+        "version: '3.8'\nx-anything: {a: 1}\nmodels:\n  m: {model: x}\nservices:\n  web:\n    image: x\n",
     )
     .ok();
     let w = warnings(&loaded);
@@ -1246,13 +1290,124 @@ fn top_level_keys_are_checked() {
     );
     assert!(
         w.contains("compose.yaml:3:1:")
-            && w.contains("`secrets` is not supported by novadev yet; ignored"),
+            && w.contains("`models` is not supported by novadev yet; ignored"),
         "{w}"
     );
     assert_error(
         &compose("servces:\n  web:\n    image: x\n"),
         1,
         "did you mean `services`?",
+    );
+}
+
+#[test]
+fn every_service_key_of_the_compose_specification_is_known() {
+    // From the Compose specification's service schema: none of these may be "unknown".
+    let spec_keys = [
+        "annotations",
+        "attach",
+        "blkio_config",
+        "build",
+        "cap_add",
+        "cap_drop",
+        "cgroup",
+        "cgroup_parent",
+        "command",
+        "configs",
+        "container_name",
+        "cpu_count",
+        "cpu_percent",
+        "cpu_period",
+        "cpu_quota",
+        "cpu_rt_period",
+        "cpu_rt_runtime",
+        "cpu_shares",
+        "cpus",
+        "cpuset",
+        "credential_spec",
+        "depends_on",
+        "deploy",
+        "develop",
+        "device_cgroup_rules",
+        "devices",
+        "dns",
+        "dns_opt",
+        "dns_search",
+        "domainname",
+        "entrypoint",
+        "env_file",
+        "environment",
+        "expose",
+        "extends",
+        "external_links",
+        "extra_hosts",
+        "gpus",
+        "group_add",
+        "healthcheck",
+        "hostname",
+        "image",
+        "init",
+        "ipc",
+        "isolation",
+        "label_file",
+        "labels",
+        "links",
+        "logging",
+        "mac_address",
+        "mem_limit",
+        "mem_reservation",
+        "mem_swappiness",
+        "memswap_limit",
+        "models",
+        "network_mode",
+        "networks",
+        "oom_kill_disable",
+        "oom_score_adj",
+        "pid",
+        "pids_limit",
+        "platform",
+        "ports",
+        "post_start",
+        "pre_stop",
+        "privileged",
+        "profiles",
+        "provider",
+        "pull_policy",
+        "pull_refresh_after",
+        "read_only",
+        "restart",
+        "runtime",
+        "scale",
+        "secrets",
+        "security_opt",
+        "shm_size",
+        "stdin_open",
+        "stop_grace_period",
+        "stop_signal",
+        "storage_opt",
+        "sysctls",
+        "tmpfs",
+        "tty",
+        "ulimits",
+        "use_api_socket",
+        "user",
+        "userns_mode",
+        "uts",
+        "volumes",
+        "volumes_from",
+        "working_dir",
+    ];
+    for key in spec_keys {
+        assert!(
+            crate::stack::keys::SERVICE.contains(&key)
+                || crate::stack::keys::SERVICE_UNSUPPORTED.contains(&key),
+            "{key}"
+        );
+    }
+    assert_error(
+        &compose("services:\n  web:\n    image: x\n    cap_ad: [ALL]\n"),
+        4,
+        "did you mean `cap_add`?",
     );
 }
 
@@ -1313,6 +1468,18 @@ fn invalid_yaml_is_reported_at_the_scanner_position() {
 }
 
 #[test]
+fn flow_list_closed_at_the_key_indentation_loads() {
+    let loaded = compose(
+        "services:\n  a:\n    image: x\n    command: [\n      \"sh\", \"-c\",\n      \"true\"\n    ]\n",
+    )
+    .ok();
+    assert_eq!(
+        service(&loaded, "a").command,
+        Some(strings(&["sh", "-c", "true"]))
+    );
+}
+
+#[test]
 fn duplicate_keys_are_errors() {
     assert_error(
         &compose("services:\n  web:\n    image: x\n    image: y\n"),
@@ -1322,9 +1489,62 @@ fn duplicate_keys_are_errors() {
 }
 
 #[test]
-fn empty_file_is_an_empty_stack() {
-    let loaded = compose("").ok();
-    assert!(loaded.stack.services.is_empty());
+fn empty_file_is_an_error_as_in_compose() {
+    for empty in ["", "# just a comment\n", "~\n"] {
+        assert_error(&compose(empty), 1, "the file is empty");
+    }
+    let p = compose("services:\n  a:\n    image: x\n").file("empty.yaml", "");
+    let message = match p.load_files(&["compose.yaml", "empty.yaml"]) {
+        Ok(_) => panic!("an empty override loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        message.contains("empty.yaml:1:1: the file is empty"),
+        "{message}"
+    );
+}
+
+#[test]
+fn stack_without_services_is_an_error() {
+    assert_error(&compose("services: {}\n"), 1, "the stack has no services");
+    assert_error(&compose("name: x\n"), 1, "the stack has no services");
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    profiles: [debug]\n"),
+        1,
+        "no service is active: a need a profile",
+    );
+}
+
+#[test]
+fn healthy_condition_on_a_disabled_healthcheck_is_an_error_at_the_entry() {
+    for check in ["{disable: true}", "{test: [NONE]}"] {
+        let p = compose(&format!(
+            "services:\n  web:\n    image: x\n    depends_on:\n      db: {{condition: service_healthy}}\n  db:\n    image: y\n    healthcheck: {check}\n"
+        ));
+        assert_error(&p, 5, "the healthcheck of `db` is disabled");
+    }
+}
+
+#[test]
+fn healthy_condition_without_a_healthcheck_warns_that_the_image_must_have_one() {
+    let loaded = compose(
+        "services:\n  web:\n    image: x\n    depends_on:\n      db: {condition: service_healthy}\n      cache: {condition: service_started}\n  db:\n    image: y\n  cache:\n    image: z\n",
+    )
+    .ok();
+    let w = warnings(&loaded);
+    assert!(w.contains("compose.yaml:5:"), "{w}");
+    assert!(w.contains("`db` has no `healthcheck:`"), "{w}");
+    assert!(!w.contains("cache"), "{w}");
+}
+
+#[test]
+fn key_names_that_are_not_plain_directory_names_are_errors() {
+    for bad in ["../up", ".hidden", "a/b", "-rf", "UPPER", "\"\""] {
+        let p = compose(&format!(
+            "services:\n  a:\n    image: x\n    x-novadev:\n      keys:\n        - {{name: {bad}, target: /k}}\n"
+        ));
+        assert_error(&p, 6, "key name");
+    }
 }
 
 // ---- render ----------------------------------------------------------------------------------
@@ -1591,8 +1811,8 @@ fn bad_dotenv_line_is_reported_in_the_dotenv_file() {
 
 #[test]
 fn compose_project_name_variable_beats_the_name_key() {
-    let p =
-        compose("name: fromfile\nservices: {}\n").file(".env", "COMPOSE_PROJECT_NAME=FromDotenv\n");
+    let p = compose("name: fromfile\nservices: {a: {image: x}}\n")
+        .file(".env", "COMPOSE_PROJECT_NAME=FromDotenv\n");
     assert_eq!(p.ok().stack.name, "fromdotenv");
 }
 
@@ -1638,5 +1858,330 @@ fn unknown_keys_in_nested_sections_are_errors() {
         &compose("services:\n  web:\n    build:\n      contxt: .\n"),
         4,
         "did you mean `context`?",
+    );
+}
+
+// ---- size limits -----------------------------------------------------------------------------
+
+fn alias_bomb(scalar: usize, aliases: usize) -> String {
+    let mut src = format!(
+        "x-big: &big \"{}\"\nservices:\n  a:\n    image: x\n    command: [",
+        "x".repeat(scalar)
+    );
+    src.push_str(&vec!["*big"; aliases].join(", "));
+    src.push_str("]\n");
+    src
+}
+
+#[test]
+fn alias_bomb_by_bytes_is_one_error_at_the_aliases() {
+    let started = std::time::Instant::now();
+    let message = compose(&alias_bomb(100_000, 10_000)).err();
+    assert!(message.contains("compose.yaml:5:"), "{message}");
+    assert!(message.contains("more than 64 MiB"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    // Generous: the point is that it does not build a gigabyte first.
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn variable_bomb_through_dotenv_is_an_error_at_the_value() {
+    let mut yaml = String::from("services:\n  a:\n    image: x\n    environment:\n");
+    for i in 0..200 {
+        yaml.push_str(&format!("      V{i}: \"${{BIG}}${{BIG}}\"\n"));
+    }
+    let p = compose(&yaml).file(".env", &format!("BIG={}\n", "y".repeat(1 << 20)));
+    let message = p.err();
+    assert!(message.contains("compose.yaml:"), "{message}");
+    assert!(message.contains("too large"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
+
+#[test]
+fn bare_environment_keys_copying_a_huge_value_are_spent_too() {
+    let mut yaml = String::from("services:\n");
+    for i in 0..100 {
+        yaml.push_str(&format!("  s{i}:\n    image: x\n    environment: [BIG]\n"));
+    }
+    let p = compose(&yaml).file(".env", &format!("BIG={}\n", "y".repeat(1 << 20)));
+    let message = p.err();
+    assert!(message.contains("too large"), "{message}");
+}
+
+#[test]
+fn endless_stack_file_is_an_error_not_a_hang() {
+    let p = Project::new();
+    let message = match p.load_files(&["/dev/zero"]) {
+        Ok(_) => panic!("/dev/zero loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(message.starts_with("/dev/zero:1:1:"), "{message}");
+    assert!(message.contains("larger than 16 MiB"), "{message}");
+}
+
+#[test]
+fn oversized_dotenv_and_env_file_are_errors_at_the_file() {
+    let huge = format!("A={}\n", "y".repeat(17 << 20));
+    let message = compose("services:\n  a:\n    image: x\n")
+        .file(".env", &huge)
+        .err();
+    assert!(
+        message.contains(".env:1:1: `.env` is larger than 16 MiB"),
+        "{message}"
+    );
+    let message = compose("services:\n  a:\n    image: x\n    env_file: big.env\n")
+        .file("big.env", &huge)
+        .err();
+    assert!(message.contains("compose.yaml:4:"), "{message}");
+    assert!(message.contains("larger than 16 MiB"), "{message}");
+}
+
+#[test]
+fn env_file_read_by_many_services_is_spent_each_time() {
+    let mut yaml = String::from("services:\n");
+    for i in 0..80 {
+        yaml.push_str(&format!("  s{i}:\n    image: x\n    env_file: big.env\n"));
+    }
+    let p = compose(&yaml).file("big.env", &format!("A={}\n", "y".repeat(1 << 20)));
+    assert!(p.err().contains("too large"));
+}
+
+#[test]
+fn load_from_sources_reads_only_what_it_is_given() {
+    let sources = Memory::new()
+        .with(
+            "/mem/compose.yaml",
+            "services:\n  web:\n    build: ./app\n    env_file: web.env\n    environment: {B: $FROM_DOTENV}\n",
+        )
+        .with("/mem/app/Dockerfile", "FROM scratch\n")
+        .with("/mem/web.env", "A=1\n")
+        .with("/mem/.env", "FROM_DOTENV=2\n");
+    let loaded = load_from_sources(
+        &sources,
+        &LoadOptions {
+            files: vec![PathBuf::from("compose.yaml")],
+            working_dir: PathBuf::from("/mem"),
+            ..LoadOptions::default()
+        },
+    )
+    .expect("loads");
+    let web = service(&loaded, "web");
+    assert_eq!(web.environment.get("A").map(String::as_str), Some("1"));
+    assert_eq!(web.environment.get("B").map(String::as_str), Some("2"));
+    assert_eq!(
+        web.build.as_ref().map(|b| b.context.clone()),
+        Some(PathBuf::from("/mem/app"))
+    );
+    let none = load_from_sources(&sources, &LoadOptions::default());
+    assert!(matches!(none, Err(StackError::NoStackFile { .. })));
+}
+
+// ---- include, extends ------------------------------------------------------------------------
+
+#[test]
+fn included_file_problems_point_into_the_included_file() {
+    let message = compose("include: [sub/compose.yaml]\nservices:\n  a:\n    image: x\n")
+        .file(
+            "sub/compose.yaml",
+            "services:\n  b:\n    image: y\n    imgae: z\n",
+        )
+        .err();
+    assert!(
+        message.contains("sub/compose.yaml:4:5: service `b`: unknown key `imgae`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_service_both_included_and_defined_is_an_error_at_the_definition() {
+    assert_error(
+        &compose("include: [sub/compose.yaml]\nservices:\n  b:\n    image: x\n")
+            .file("sub/compose.yaml", "services:\n  b:\n    image: y\n"),
+        3,
+        "also defined by the included file",
+    );
+}
+
+#[test]
+fn missing_or_looping_includes_are_errors_at_the_entry() {
+    assert_error(
+        &compose("include: [nope.yaml]\nservices:\n  a:\n    image: x\n"),
+        1,
+        "cannot read included file",
+    );
+    // The loop is reported where it closes: at b.yaml's entry.
+    let message = compose("include: [b.yaml]\nservices:\n  a:\n    image: x\n")
+        .file(
+            "b.yaml",
+            "include: [compose.yaml]\nservices:\n  b:\n    image: y\n",
+        )
+        .err();
+    assert!(
+        message.contains("b.yaml:1:11: `include` of") && message.contains("loops back"),
+        "{message}"
+    );
+}
+
+#[test]
+fn include_project_directory_and_env_file_are_honoured() {
+    let loaded = compose(
+        "include:\n  - path: sub/compose.yaml\n    project_directory: other\n    env_file: vars.env\nservices:\n  a:\n    image: x\n",
+    )
+    .file("sub/compose.yaml", "services:\n  b:\n    image: y:$TAG\n    volumes: [./data:/data]\n")
+    .file("vars.env", "TAG=9\n")
+    .ok();
+    let b = service(&loaded, "b");
+    assert_eq!(b.image.as_deref(), Some("y:9"));
+    match &b.volumes[0].source {
+        MountSource::Bind { path } => assert!(path.ends_with("other/data"), "{path:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn extends_errors_are_at_the_extends_key() {
+    assert_error(
+        &compose("services:\n  a:\n    extends: nope\n    image: x\n"),
+        3,
+        "extends `nope`, which is not a service of this file",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    extends: b\n  b:\n    extends: a\n    image: x\n"),
+        3,
+        "loops back",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    extends: {file: other.yaml, service: z}\n")
+            .file("other.yaml", "services:\n  y:\n    image: x\n"),
+        3,
+        "has no service `z`",
+    );
+}
+
+#[test]
+fn extends_chains_resolve_in_order() {
+    let loaded = compose(
+        "services:\n  a:\n    image: a\n    environment: {A: a, B: a, C: a}\n  b:\n    extends: a\n    environment: {B: b}\n  c:\n    extends: b\n    environment: {C: c}\n",
+    )
+    .ok();
+    let c = &service(&loaded, "c").environment;
+    assert_eq!(
+        (c["A"].as_str(), c["B"].as_str(), c["C"].as_str()),
+        ("a", "b", "c")
+    );
+}
+
+// ---- runtime keys ----------------------------------------------------------------------------
+
+#[test]
+fn secrets_must_be_declared_file_based_and_present() {
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    secrets: [token]\n"),
+        4,
+        "uses secret `token`, which is not declared",
+    );
+    assert_error(
+        &compose(
+            "services:\n  a:\n    image: x\n    secrets: [token]\nsecrets:\n  token: {environment: TOKEN}\n",
+        ),
+        4,
+        "only file-based secrets",
+    );
+    assert_error(
+        &compose(
+            "services:\n  a:\n    image: x\n    configs: [c]\nconfigs:\n  c: {file: ./nope.conf}\n",
+        ),
+        6,
+        "not found",
+    );
+}
+
+#[test]
+fn network_mode_and_networks_cannot_be_combined() {
+    assert_error(
+        &compose(
+            "services:\n  a:\n    image: x\n    network_mode: host\n    networks: [default]\n",
+        ),
+        4,
+        "cannot be combined",
+    );
+}
+
+#[test]
+fn network_mode_and_links_to_unknown_services_are_errors() {
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    network_mode: service:ghost\n"),
+        4,
+        "unknown service `ghost`",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    links: [ghost]\n"),
+        4,
+        "unknown service `ghost`",
+    );
+}
+
+#[test]
+fn runtime_keys_merge_with_compose_rules() {
+    let p = compose(
+        "services:\n  a:\n    image: x\n    cap_add: [A]\n    read_only: true\n    ulimits: {nofile: 10}\n    logging: {driver: json-file, options: {max-size: 1m}}\n",
+    )
+    .file(
+        "over.yaml",
+        "services:\n  a:\n    cap_add: [B, A]\n    read_only: false\n    ulimits: {nproc: 5}\n    logging: {options: {max-file: '2'}}\n",
+    );
+    let loaded = p.load_files(&["compose.yaml", "over.yaml"]).expect("loads");
+    let r = &service(&loaded, "a").runtime;
+    assert_eq!(r.cap_add, strings(&["A", "B"]));
+    assert!(!r.read_only);
+    assert_eq!(r.ulimits.len(), 2);
+    let logging = r.logging.as_ref().expect("logging");
+    assert_eq!(logging.driver.as_deref(), Some("json-file"));
+    assert_eq!(logging.options.len(), 2);
+}
+
+#[test]
+fn bad_runtime_values_are_errors_at_their_line() {
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    mem_limit: lots\n"),
+        4,
+        "must be a size",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    cpus: -1\n"),
+        4,
+        "number of CPUs",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    ulimits: {nofile: {soft: 1}}\n"),
+        4,
+        "needs both `soft` and `hard`",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    volumes: ['./a:/a:zz']\n"),
+        4,
+        "unknown volume option `zz`",
+    );
+    assert_error(
+        &compose("services:\n  a:\n    image: x\n    post_start: [{user: root}]\n"),
+        4,
+        "needs a `command`",
+    );
+}
+
+#[test]
+fn the_widest_port_range_in_two_files_loads_without_pairwise_work() {
+    let p = compose("services:\n  a:\n    image: x\n    ports: ['1-65535:1-65535']\n").file(
+        "over.yaml",
+        "services:\n  a:\n    ports: ['1-65535:1-65535']\n",
+    );
+    let started = std::time::Instant::now();
+    let loaded = p.load_files(&["compose.yaml", "over.yaml"]).expect("loads");
+    assert_eq!(service(&loaded, "a").ports.len(), 65535);
+    // Pairwise work is about 2e9 comparisons: minutes in a debug build.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
     );
 }

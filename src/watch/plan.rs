@@ -286,6 +286,8 @@ mod tests {
             dockerfile: "Dockerfile".into(),
             args: Default::default(),
             target: None,
+            dockerfile_inline: None,
+            cache_from: Vec::new(),
             pos: Default::default(),
         });
         services.insert("web".to_string(), web);

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use yaml_rust2::YamlEmitter;
 use yaml_rust2::yaml::{Hash, Yaml};
 
+mod runtime;
+
 use crate::stack::duration::format_duration;
 use crate::stack::model::{
     Build, Dependency, Develop, HealthTest, Healthcheck, MountSource, Network, PortMapping,
@@ -33,6 +35,9 @@ pub fn render_yaml(stack: &Stack) -> String {
             .map(|(k, n)| (s(k), render_network(n)))
             .collect();
         root.insert(s("networks"), Yaml::Hash(networks));
+    }
+    for (key, section) in runtime::file_sources(stack) {
+        root.insert(s(key), section);
     }
     if !stack.volumes.is_empty() {
         let volumes = stack
@@ -213,6 +218,9 @@ fn render_service(service: &Service) -> Yaml {
     if let Some(develop) = &service.develop {
         put("develop", render_develop(develop));
     }
+    for (key, value) in runtime::render(&service.runtime) {
+        put(key, value);
+    }
     if let Some(ext) = render_ext(&service.novadev) {
         put("x-novadev", ext);
     }
@@ -229,14 +237,26 @@ fn render_build(build: &Build) -> Yaml {
     if let Some(target) = &build.target {
         h.insert(s("target"), text(target));
     }
+    if let Some(inline) = &build.dockerfile_inline {
+        h.insert(s("dockerfile_inline"), text(inline));
+    }
+    if !build.cache_from.is_empty() {
+        h.insert(s("cache_from"), list(&build.cache_from));
+    }
     Yaml::Hash(h)
 }
 
 fn render_port(p: &PortMapping) -> Yaml {
     let mut h = Hash::new();
     h.insert(s("target"), Yaml::Integer(i64::from(p.container_port)));
-    if let Some(published) = p.host_port {
-        h.insert(s("published"), Yaml::String(published.to_string()));
+    match (p.host_port, p.host_port_end) {
+        (Some(lo), Some(hi)) => {
+            h.insert(s("published"), Yaml::String(format!("{lo}-{hi}")));
+        }
+        (Some(published), None) => {
+            h.insert(s("published"), Yaml::String(published.to_string()));
+        }
+        (None, _) => {}
     }
     h.insert(s("host_ip"), Yaml::String(p.host_ip.clone()));
     let protocol = match p.protocol {
@@ -268,6 +288,26 @@ fn render_mount(m: &VolumeMount) -> Yaml {
     h.insert(s("target"), text(&m.target));
     if m.read_only {
         h.insert(s("read_only"), Yaml::Boolean(true));
+    }
+    let mut bind = Hash::new();
+    if let Some(p) = &m.propagation {
+        bind.insert(s("propagation"), text(p));
+    }
+    if let Some(label) = &m.selinux {
+        bind.insert(s("selinux"), text(label));
+    }
+    if !bind.is_empty() {
+        h.insert(s("bind"), Yaml::Hash(bind));
+    }
+    if m.nocopy {
+        let mut volume = Hash::new();
+        volume.insert(s("nocopy"), Yaml::Boolean(true));
+        h.insert(s("volume"), Yaml::Hash(volume));
+    }
+    if let Some(size) = m.tmpfs_size {
+        let mut tmpfs = Hash::new();
+        tmpfs.insert(s("size"), Yaml::String(size.to_string()));
+        h.insert(s("tmpfs"), Yaml::Hash(tmpfs));
     }
     Yaml::Hash(h)
 }
