@@ -180,6 +180,7 @@ mod tests {
                     )],
                 )],
                 requirements: Default::default(),
+                k8s: None,
             },
         }
     }

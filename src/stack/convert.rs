@@ -29,6 +29,7 @@ pub struct RawFile {
     pub tiers: Option<Vec<(String, Vec<String>, Pos)>>,
     pub connection: Option<crate::stack::model::ConnectionSections>,
     pub requirements: Option<Requirements>,
+    pub k8s: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +71,7 @@ pub struct RawService {
     pub rebuild_on_change: Option<bool>,
     pub host_build: Option<RawHostBuild>,
     pub keys: Option<Vec<GeneratedKey>>,
+    pub k8s: Option<serde_json::Value>,
 }
 
 impl RawService {
@@ -110,6 +112,7 @@ impl RawService {
             rebuild_on_change: None,
             host_build: None,
             keys: None,
+            k8s: None,
         }
     }
 }
@@ -232,6 +235,7 @@ pub fn convert_file(root: Option<&Node>, cx: &mut Context<'_>) -> RawFile {
                     file.tiers = ext.tiers;
                     file.connection = ext.connection;
                     file.requirements = ext.requirements;
+                    file.k8s = ext.k8s;
                 }
             }
             _ => {}
@@ -1524,6 +1528,7 @@ fn service_ext(cx: &mut Context<'_>, s: &mut RawService, k: &Node, v: &Node) {
             }
             "host_build" => s.host_build = host_build(cx, xk, xv),
             "keys" => s.keys = generated_keys(cx, xk, xv),
+            "k8s" => s.k8s = Some(xv.to_json()),
             _ => {}
         }
     }
@@ -1649,6 +1654,7 @@ pub struct RawProjectExt {
     pub tiers: Option<Vec<(String, Vec<String>, Pos)>>,
     pub connection: Option<crate::stack::model::ConnectionSections>,
     pub requirements: Option<Requirements>,
+    pub k8s: Option<serde_json::Value>,
 }
 
 fn project_ext(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<RawProjectExt> {
@@ -1665,6 +1671,7 @@ fn project_ext(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<RawProjectExt
             "tiers" => ext.tiers = tiers(cx, tk, tv),
             "connection" => ext.connection = connection(cx, tk, tv),
             "requirements" => ext.requirements = requirements(cx, tk, tv),
+            "k8s" => ext.k8s = Some(tv.to_json()),
             _ => {}
         }
     }

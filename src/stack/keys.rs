@@ -183,7 +183,7 @@ pub const WATCH_UNSUPPORTED: &[&str] = &["include", "initial_sync"];
 pub const WATCH_EXEC: &[&str] = &["command"];
 pub const WATCH_EXEC_UNSUPPORTED: &[&str] = &["user", "privileged", "working_dir", "environment"];
 
-pub const NOVADEV_SERVICE: &[&str] = &["tier", "rebuild_on_change", "host_build", "keys"];
+pub const NOVADEV_SERVICE: &[&str] = &["tier", "rebuild_on_change", "host_build", "keys", "k8s"];
 pub const NOVADEV_KEY: &[&str] = &["name", "target"];
 pub const NOVADEV_HOST_BUILD: &[&str] = &[
     "command",
@@ -192,7 +192,7 @@ pub const NOVADEV_HOST_BUILD: &[&str] = &[
     "base_image",
     "install_path",
 ];
-pub const NOVADEV_PROJECT: &[&str] = &["tiers", "connection", "requirements"];
+pub const NOVADEV_PROJECT: &[&str] = &["tiers", "connection", "requirements", "k8s"];
 pub const NOVADEV_REQUIREMENTS: &[&str] = &["cpus", "memory"];
 
 /// Sorts a mapping's entries: returns the supported ones (key text, key node, value node), warns
