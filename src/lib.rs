@@ -13,6 +13,7 @@ pub mod connection;
 pub mod daemon;
 pub mod engine;
 pub mod graph;
+pub mod k8s;
 pub mod orchestrator;
 pub mod paths;
 pub mod readiness;

@@ -3,6 +3,7 @@
 
 mod config;
 mod control;
+mod k8s;
 mod logs;
 pub mod output;
 mod prereq;
@@ -172,6 +173,9 @@ pub enum Command {
         #[command(flatten)]
         args: config::ConfigArgs,
     },
+    /// The stack on Kubernetes (`k8s render`: its manifests).
+    #[command(subcommand)]
+    K8s(k8s::K8sCommand),
     /// Run the project daemon in the foreground (started by `up`).
     #[command(hide = true)]
     Daemon {
@@ -258,6 +262,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Logs { stack, args } => logs::run(&global.with_logs(&stack), args).await,
         Command::Cleanup { stack, args } => teardown::cleanup(&global.with(&stack), args).await,
         Command::Config { stack, args } => config::run(&global.with(&stack), args),
+        Command::K8s(command) => k8s::run(&global, command),
         Command::Ui { stack, args } => ui::run(&global.with(&stack), args).await,
         Command::Restart { stack, args } => {
             control::run(&global.with(&stack), args, Verb::Control(Control::Restart)).await
