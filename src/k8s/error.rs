@@ -23,7 +23,7 @@ pub enum RenderError {
         #[source]
         source: std::io::Error,
     },
-    #[error("writing {kind} `{name}` as YAML: {message}")]
+    #[error("writing {kind} `{name}`: {message}")]
     Yaml {
         kind: &'static str,
         name: String,
@@ -42,6 +42,19 @@ pub enum RenderError {
 pub enum K8sError {
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error(transparent)]
+    Key(#[from] crate::secrets::SecretError),
+    #[error("reading {path}: {source}")]
+    KeyFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{source} (applied before it: {})", applied.join(", "))]
+    Partial {
+        applied: Vec<String>,
+        source: Box<K8sError>,
+    },
     #[error("no usable kubeconfig: {message}")]
     Kubeconfig { message: String },
     #[error("kubeconfig context `{context}` does not exist (known: {})", if known.is_empty() { "none".to_string() } else { known.join(", ") })]

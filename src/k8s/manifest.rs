@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::discovery::ApiResource;
 
 use crate::k8s::error::RenderError;
 
@@ -123,6 +124,45 @@ impl Manifest {
             Some(ns) => format!("{}-{kind}-{ns}-{}.yaml", self.rank(), self.name()),
             None => format!("{}-{kind}-{}.yaml", self.rank(), self.name()),
         }
+    }
+
+    /// The API resource (group, version, plural) the object is served as.
+    pub fn api_resource(&self) -> ApiResource {
+        match self {
+            Manifest::Namespace(_) => ApiResource::erase::<Namespace>(&()),
+            Manifest::ServiceAccount(_) => ApiResource::erase::<ServiceAccount>(&()),
+            Manifest::Role(_) => ApiResource::erase::<Role>(&()),
+            Manifest::RoleBinding(_) => ApiResource::erase::<RoleBinding>(&()),
+            Manifest::ConfigMap(_) => ApiResource::erase::<ConfigMap>(&()),
+            Manifest::Secret(_) => ApiResource::erase::<Secret>(&()),
+            Manifest::PersistentVolumeClaim(_) => ApiResource::erase::<PersistentVolumeClaim>(&()),
+            Manifest::Service(_) => ApiResource::erase::<Service>(&()),
+            Manifest::StatefulSet(_) => ApiResource::erase::<StatefulSet>(&()),
+            Manifest::Deployment(_) => ApiResource::erase::<Deployment>(&()),
+            Manifest::Job(_) => ApiResource::erase::<Job>(&()),
+        }
+    }
+
+    /// The object as JSON (apiVersion and kind included), the body of a server-side apply.
+    pub fn to_json(&self) -> Result<serde_json::Value, RenderError> {
+        let result = match self {
+            Manifest::Namespace(o) => serde_json::to_value(o),
+            Manifest::ServiceAccount(o) => serde_json::to_value(o),
+            Manifest::Role(o) => serde_json::to_value(o),
+            Manifest::RoleBinding(o) => serde_json::to_value(o),
+            Manifest::ConfigMap(o) => serde_json::to_value(o),
+            Manifest::Secret(o) => serde_json::to_value(o),
+            Manifest::PersistentVolumeClaim(o) => serde_json::to_value(o),
+            Manifest::Service(o) => serde_json::to_value(o),
+            Manifest::StatefulSet(o) => serde_json::to_value(o),
+            Manifest::Deployment(o) => serde_json::to_value(o),
+            Manifest::Job(o) => serde_json::to_value(o),
+        };
+        result.map_err(|e| RenderError::Yaml {
+            kind: self.kind(),
+            name: self.object_ref(),
+            message: format!("as JSON: {e}"),
+        })
     }
 
     /// The object as one YAML document (without the `---` separator).
