@@ -31,6 +31,8 @@ readonly k8s_version=v1.20.2
 # The Debian source package that carries upstream v1.20.2 (bookworm's security update).
 readonly k8s_source_version=1.20.5+really1.20.2-1.1+deb12u1
 readonly go_version=1.19
+# What this script changes in the tree before compiling; binaries built otherwise are rebuilt.
+readonly build_recipe=reflect2-1.0.2
 
 me=$(basename -- "$0")
 cache_dir=${NOVADEV_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/novadev/k8s}
@@ -197,6 +199,22 @@ generate_openapi() {
     [ -s "$out" ] || die "openapi-gen wrote no $out, see $tools/openapi-gen.log"
 }
 
+# Go 1.18 changed the map internals that reflect2 1.0.1 (vendored by v1.20) reads directly: with
+# go1.19, encoding a map for a pretty-printed response (the API server pretty-prints for curl)
+# kills kube-apiserver with "fatal error: fault" in reflect2's UnsafeIterate. reflect2 1.0.2, which
+# Debian ships as golang-github-modern-go-reflect2-dev, fixed it; its API is the same.
+fix_vendor() {
+    local dst=$source_tree/vendor/github.com/modern-go/reflect2
+    [ -e "$dst/.novadev-$build_recipe" ] && return 0
+    local root=$cache_dir/gocode
+    unpack_deb "$root" golang-github-modern-go-reflect2-dev
+    local src=$root/usr/share/gocode/src/github.com/modern-go/reflect2
+    [ -f "$src/reflect2.go" ] || die "golang-github-modern-go-reflect2-dev has no reflect2.go"
+    rm -rf "$dst"
+    cp -r "$src" "$dst"
+    touch "$dst/.novadev-$build_recipe"
+}
+
 ldflags() {
     local major=${k8s_version#v}
     major=${major%%.*}
@@ -248,6 +266,10 @@ cmd_build() {
     done
     local started missing=0 name
     started=$(now)
+    if [ -d "$bin_dir" ] && [ "$(cat "$cache_dir/$k8s_version/recipe" 2>/dev/null)" != "$build_recipe" ]; then
+        say "binaries in $bin_dir were built from an older recipe: rebuilding"
+        rm -rf "$bin_dir"
+    fi
     for name in etcd "${wanted[@]}"; do
         [ -x "$bin_dir/$name" ] || missing=1
     done
@@ -259,12 +281,14 @@ cmd_build() {
     setup_apt
     install_etcd
     fetch_source
+    fix_vendor
     go_env
     for name in "${wanted[@]}"; do
         [ "$name" = kube-apiserver ] && [ ! -x "$bin_dir/$name" ] && generate_openapi
         build_binary "$name"
     done
     echo "$k8s_source_version" >"$cache_dir/$k8s_version/debian-source-version"
+    echo "$build_recipe" >"$cache_dir/$k8s_version/recipe"
     say "built in $(($(now) - started)) s: $bin_dir"
 }
 
@@ -301,7 +325,8 @@ admin_token() {
 }
 
 api_get() {
-    curl -fsS --max-time 5 --cacert "$pki/ca.crt" -H "Authorization: Bearer $(admin_token)" \
+    # A user agent of our own: the API server pretty-prints for curl's.
+    curl -fsS -A novadev-k8s-local --max-time 5 --cacert "$pki/ca.crt" -H "Authorization: Bearer $(admin_token)" \
         "https://127.0.0.1:$api_port$1"
 }
 
@@ -418,14 +443,8 @@ cmd_start() {
         say "a stopped or partly running plane is in $state_dir: stopping it first"
         cmd_stop
     fi
-    local name
-    for name in etcd "${control_plane_binaries[@]}"; do
-        if [ ! -x "$bin_dir/$name" ]; then
-            say "$name is not built yet: building first"
-            cmd_build
-            break
-        fi
-    done
+    # Seconds when the binaries are cached; the whole build when they are not (or are stale).
+    cmd_build
     local port
     for port in "$api_port" "$etcd_port" "$etcd_peer_port" "$cm_port"; do
         port_free "$port" ||
