@@ -46,7 +46,8 @@ pub struct ProjectSettings {
     /// Registry (and path) that images built by novadev are pushed to; their names get it as a
     /// prefix. Without it they must be loaded into the cluster's nodes.
     pub registry: Option<String>,
-    /// The image of the initContainers that wait for dependencies (needs `kubectl` ≥ 1.31).
+    /// The image of the initContainers that wait for dependencies: its entrypoint must be
+    /// `kubectl` ≥ 1.31 (for `wait --for=create`).
     pub wait_image: Option<String>,
     /// Defaults for every claim.
     pub storage: Option<Storage>,

@@ -7,7 +7,8 @@
 //! which no port can tell; an open port is neither; (2) it needs neither cluster DNS nor Service
 //! routing (kube-proxy) to the dependency, only the API server, which every cluster has.
 //!
-//! How: `kubectl wait` (image `x-novadev.k8s.wait_image`, kubectl ≥ 1.31): first
+//! How: `kubectl wait` (image `x-novadev.k8s.wait_image`, whose entrypoint is kubectl ≥ 1.31;
+//! default registry.k8s.io/kubectl): first
 //! `--for=create` for every dependency (objects may be applied in any order, e.g. by
 //! `kubectl apply -f DIR`), then one container per dependency with its condition. The
 //! credentials are least privilege: a ServiceAccount `<project>-wait` whose Role may only read
@@ -156,7 +157,8 @@ fn wait_container(cx: &Context<'_>, name: String, args: Vec<String>) -> Containe
         name,
         image: Some(cx.wait_image.clone()),
         image_pull_policy: Some("IfNotPresent".into()),
-        command: Some(vec!["kubectl".into()]),
+        // Arguments only: kubectl images (registry.k8s.io/kubectl, bitnami/kubectl) have kubectl as
+        // their entrypoint, wherever they keep the binary.
         args: Some(args),
         // kubectl keeps a discovery cache under $HOME; the root filesystem is read-only.
         env: Some(vec![EnvVar {
