@@ -143,7 +143,10 @@ async fn apply_creates_every_object_and_a_second_apply_changes_nothing() {
     let data = secret.data.unwrap_or_default();
     assert!(data.contains_key("private.pem") && data.contains_key("public.pem"));
 
-    let second = apply_rendered(&cluster, &r, extra)
+    // A new second on the clock: a server that stamps the apply time into managedFields would
+    // rewrite every object now, unless the apply notices there is nothing to change.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = apply_rendered(&cluster, &r, extra.clone())
         .await
         .unwrap_or_else(|e| panic!("second apply: {e}"));
     let changed: Vec<_> = second
@@ -174,6 +177,37 @@ async fn apply_creates_every_object_and_a_second_apply_changes_nothing() {
         Some(1),
         "the spec was written once"
     );
+
+    // A changed environment changes its ConfigMap and, through the config hash, rolls the pods.
+    let mut stack = load(&LoadOptions {
+        files: vec![repo().join("tests/fixtures/k8s/apply/compose.yaml")],
+        working_dir: repo(),
+        ..LoadOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("loading the fixture: {e}"))
+    .stack;
+    stack.name = name.clone();
+    if let Some(web) = stack.services.get_mut("web") {
+        web.environment.insert("MODE".into(), "changed".into());
+    }
+    let changed = render(
+        &stack,
+        &RenderOptions {
+            namespace: Some(name.clone()),
+        },
+    )
+    .unwrap_or_else(|e| panic!("rendering: {e}"));
+    let third = apply_rendered(&cluster, &changed, extra)
+        .await
+        .unwrap_or_else(|e| panic!("third apply: {e}"));
+    let mut touched: Vec<String> = third
+        .applied
+        .iter()
+        .filter(|a| a.outcome != Outcome::Unchanged)
+        .map(|a| format!("{} {:?}", a.kind, a.outcome))
+        .collect();
+    touched.sort();
+    assert_eq!(touched, ["ConfigMap Changed", "Deployment Changed"]);
 
     clean(&cluster, &name).await;
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy};
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
 
 use crate::k8s::cluster::Cluster;
 use crate::k8s::error::K8sError;
@@ -112,20 +112,45 @@ async fn apply_one(cluster: &Cluster, manifest: &Manifest) -> Result<Applied, K8
     let object = manifest.object_ref();
     let kind = manifest.kind();
     let body = manifest.to_json()?;
-    let before = api
+    let live = api
         .get_opt(name)
         .await
-        .map_err(|e| cluster.error("reading", kind, &object, e))?
-        .and_then(|o| o.metadata.resource_version);
+        .map_err(|e| cluster.error("reading", kind, &object, e))?;
     // force: novadev owns what it renders, also fields someone changed with kubectl since.
     let params = PatchParams::apply(labels::MANAGER).force();
     let mut replaced = false;
+    if let Some(live) = &live {
+        // An apply that changes nothing still rewrites a workload on some servers (v1.20 stamps
+        // a new time into managedFields), so ask first, without writing, what the apply would
+        // give; if that is what is there, nothing is written.
+        match api
+            .patch(name, &params.clone().dry_run(), &Patch::Apply(&body))
+            .await
+        {
+            Ok(would_be) if same_object(live, &would_be) => {
+                return Ok(Applied {
+                    kind,
+                    object,
+                    outcome: Outcome::Unchanged,
+                    resource_version: live.metadata.resource_version.clone().unwrap_or_default(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let error = cluster.error("applying", kind, &object, e);
+                if !immutable_job(manifest, &error) {
+                    return Err(error);
+                }
+                delete_and_wait(cluster, manifest).await?;
+                replaced = true;
+            }
+        }
+    }
     let after = match api.patch(name, &params, &Patch::Apply(&body)).await {
         Ok(after) => after,
         Err(e) => {
             let error = cluster.error("applying", kind, &object, e);
-            let immutable = matches!(&error, K8sError::Rejected { message, .. } if message.contains("field is immutable"));
-            if !(immutable && matches!(manifest, Manifest::Job(_))) {
+            if replaced || !immutable_job(manifest, &error) {
                 return Err(error);
             }
             delete_and_wait(cluster, manifest).await?;
@@ -136,6 +161,7 @@ async fn apply_one(cluster: &Cluster, manifest: &Manifest) -> Result<Applied, K8
         }
     };
     let resource_version = after.metadata.resource_version.unwrap_or_default();
+    let before = live.and_then(|l| l.metadata.resource_version);
     let outcome = match before {
         _ if replaced => Outcome::Replaced,
         None => Outcome::Created,
@@ -148,6 +174,28 @@ async fn apply_one(cluster: &Cluster, manifest: &Manifest) -> Result<Applied, K8
         outcome,
         resource_version,
     })
+}
+
+/// A Job's pod template is immutable: a changed one is replaced, not patched.
+fn immutable_job(manifest: &Manifest, error: &K8sError) -> bool {
+    matches!(manifest, Manifest::Job(_))
+        && matches!(error, K8sError::Rejected { message, .. } if message.contains("field is immutable"))
+}
+
+/// Equal apart from what the server keeps about writes (managed fields, resourceVersion) and
+/// what controllers write (status).
+fn same_object(a: &DynamicObject, b: &DynamicObject) -> bool {
+    let strip = |o: &DynamicObject| {
+        let mut o = o.clone();
+        o.metadata.managed_fields = None;
+        o.metadata.resource_version = None;
+        if let Some(data) = o.data.as_object_mut() {
+            data.remove("status");
+        }
+        o
+    };
+    let (a, b) = (strip(a), strip(b));
+    a.metadata == b.metadata && a.data == b.data && a.types == b.types
 }
 
 async fn delete_and_wait(cluster: &Cluster, manifest: &Manifest) -> Result<(), K8sError> {
