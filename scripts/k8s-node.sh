@@ -169,6 +169,6 @@ case ${1:-} in
     env) cmd_env ;;
     status) cmd_status ;;
     down) cmd_down ;;
-    -h | --help | help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' ;;
-    *) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    -h | --help | help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
