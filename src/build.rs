@@ -44,6 +44,8 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("no service `{0}` in the stack")]
+    UnknownService(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -148,7 +150,10 @@ pub async fn build_service(
     service: &str,
     on_line: impl FnMut(&str) + Send,
 ) -> Result<String, BuildError> {
-    let svc = &stack.services[service];
+    let svc = stack
+        .services
+        .get(service)
+        .ok_or_else(|| BuildError::UnknownService(service.to_string()))?;
     let Some(build) = &svc.build else {
         return Err(BuildError::Engine(EngineError::Build {
             service: service.to_string(),
@@ -210,15 +215,36 @@ pub async fn host_build(
     service: &str,
     mut on_line: impl FnMut(&str) + Send,
 ) -> Result<String, BuildError> {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-
-    let svc = &stack.services[service];
+    let svc = stack
+        .services
+        .get(service)
+        .ok_or_else(|| BuildError::UnknownService(service.to_string()))?;
     let Some(hb) = &svc.novadev.host_build else {
         return Err(BuildError::Engine(EngineError::Build {
             service: service.to_string(),
             message: "the service has no `x-novadev.host_build`".into(),
         }));
     };
+    run_host_command(service, hb, &mut on_line).await?;
+    let binary = tokio::fs::read(&hb.artifact)
+        .await
+        .map_err(|source| BuildError::Artifact {
+            service: service.to_string(),
+            path: hb.artifact.clone(),
+            source,
+        })?;
+    package(engine, stack, service, hb, &binary, on_line).await
+}
+
+/// Run the host build's command in its workdir, its output lines to `on_line`; a failure carries
+/// the first compiler error.
+async fn run_host_command(
+    service: &str,
+    hb: &crate::stack::model::HostBuild,
+    on_line: &mut (impl FnMut(&str) + Send),
+) -> Result<(), BuildError> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
     let command_text = hb.command.join(" ");
     let host_err = |status: String, lines: &[String]| BuildError::HostCommand {
         service: service.to_string(),
@@ -267,19 +293,29 @@ pub async fn host_build(
         .wait()
         .await
         .map_err(|e| host_err(format!("waiting for it: {e}"), &kept))?;
-    if !status.success() {
-        return Err(host_err(status.to_string(), &kept));
+    if status.success() {
+        Ok(())
+    } else {
+        Err(host_err(status.to_string(), &kept))
     }
+}
 
-    let binary = tokio::fs::read(&hb.artifact)
-        .await
-        .map_err(|source| BuildError::Artifact {
-            service: service.to_string(),
-            path: hb.artifact.clone(),
-            source,
-        })?;
-    let sha = hex::encode(sha2::Sha256::digest(&binary));
-    let tag = svc.image_ref(&stack.name);
+/// Put the artifact into the service's thin image (unless the image already holds this very
+/// artifact). Returns the image id.
+async fn package(
+    engine: &Engine,
+    stack: &Stack,
+    service: &str,
+    hb: &crate::stack::model::HostBuild,
+    binary: &[u8],
+    mut on_line: impl FnMut(&str) + Send,
+) -> Result<String, BuildError> {
+    let sha = hex::encode(sha2::Sha256::digest(binary));
+    let tag = stack
+        .services
+        .get(service)
+        .map(|svc| svc.image_ref(&stack.name))
+        .ok_or_else(|| BuildError::UnknownService(service.to_string()))?;
     if engine.image_label(&tag, ARTIFACT_LABEL).await?.as_deref() == Some(sha.as_str())
         && let Some(id) = engine.image_id(&tag).await?
     {
@@ -303,7 +339,7 @@ pub async fn host_build(
             &tag,
             crate::engine::image_archive::File {
                 path: &hb.install_path,
-                data: &binary,
+                data: binary,
                 mode: 0o755,
                 mtime,
             },
@@ -326,7 +362,7 @@ pub async fn host_build(
             on_line(&format!("{e}; building the thin image instead"));
         }
     }
-    let tar = thin_image_context(hb, &binary).map_err(|source| BuildError::Context {
+    let tar = thin_image_context(hb, binary).map_err(|source| BuildError::Context {
         service: service.to_string(),
         path: hb.artifact.clone(),
         source,

@@ -14,8 +14,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use crate::daemon::api::{ApiError, Info};
 use crate::paths::ProjectPaths;
+use crate::protocol::{
+    ApiError, ControlRequest, DownReport, DownRequest, ErrorKind, Info, ServiceStatus, StackRef,
+    Verb,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -23,12 +26,18 @@ pub enum ClientError {
     NotRunning(PathBuf),
     #[error("talking to the daemon: {0}")]
     Transport(String),
-    #[error("the daemon answered {status}: {message}")]
-    Api { status: u16, message: String },
+    #[error("{message}")]
+    Api {
+        status: u16,
+        kind: ErrorKind,
+        message: String,
+    },
     #[error("the daemon sent something unreadable: {0}")]
     Decode(String),
     #[error("could not start the daemon: {message}")]
     Spawn { message: String },
+    #[error("cannot start the daemon: {0}")]
+    StateDir(#[from] crate::paths::PathsError),
 }
 
 /// One server-sent event.
@@ -101,11 +110,19 @@ impl Client {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let message = serde_json::from_slice::<ApiError>(&bytes)
-            .map(|e| e.error)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+        let (message, kind) = match serde_json::from_slice::<ApiError>(&bytes) {
+            Ok(e) => (e.error, e.kind),
+            Err(_) => (
+                format!(
+                    "the daemon answered {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                ),
+                ErrorKind::Runtime,
+            ),
+        };
         Err(ClientError::Api {
             status: status.as_u16(),
+            kind,
             message,
         })
     }
@@ -140,6 +157,31 @@ impl Client {
     ) -> Result<T, ClientError> {
         let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
         self.json(Method::POST, path, Some(bytes)).await
+    }
+
+    /// Restart, stop, start or rebuild one service; the status once settled. `stack` lets a
+    /// daemon that has no stack loaded yet load it.
+    pub async fn control(
+        &self,
+        service: &str,
+        verb: Verb,
+        stack: Option<StackRef>,
+    ) -> Result<ServiceStatus, ClientError> {
+        self.post(
+            &format!("/v1/services/{service}/{verb}"),
+            &ControlRequest { stack },
+        )
+        .await
+    }
+
+    /// Take the project down; the daemon exits afterwards.
+    pub async fn down(&self, request: &DownRequest) -> Result<DownReport, ClientError> {
+        self.post("/v1/down", request).await
+    }
+
+    /// Ask the daemon to exit (containers keep running).
+    pub async fn shutdown(&self) -> Result<(), ClientError> {
+        self.post::<_, ()>("/v1/shutdown", &()).await
     }
 
     /// Open an SSE stream (GET when `body` is None, else POST with a JSON body).
@@ -221,13 +263,11 @@ pub async fn ensure_daemon(project: &str, exe: &Path) -> Result<Client, ClientEr
             return Ok(client);
         }
         tracing::info!(old = %info.build_id, "replacing a daemon from another build of novadev");
-        let _ = client.post::<_, ()>("/v1/shutdown", &()).await;
+        let _ = client.shutdown().await;
         wait_gone(&ProjectPaths::for_project(project).socket).await;
     }
     let paths = ProjectPaths::for_project(project);
-    paths.create().map_err(|e| ClientError::Spawn {
-        message: format!("{}: {e}", paths.dir.display()),
-    })?;
+    paths.prepare()?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

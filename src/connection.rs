@@ -4,29 +4,9 @@
 //! Sections come from the stack's `x-novadev.connection`; a last section lists the published
 //! ports of services the stack's sections don't name.
 
-use serde::{Deserialize, Serialize};
-
-use crate::orchestrator::status::ServiceStatus;
+use crate::protocol::ServiceStatus;
+pub use crate::protocol::{CommandHint, ConnectionInfo, Section};
 use crate::stack::model::Stack;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Section {
-    pub title: String,
-    pub entries: Vec<(String, String)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommandHint {
-    pub command: String,
-    pub what: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConnectionInfo {
-    pub project: String,
-    pub sections: Vec<Section>,
-    pub commands: Vec<CommandHint>,
-}
 
 /// The service to use in example commands: the first of the last tier (the application
 /// services, in the deploy script's order), else the first service.
@@ -152,7 +132,7 @@ pub fn render_text(info: &ConnectionInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::orchestrator::status::PublishedPort;
+    use crate::protocol::PublishedPort;
     use crate::stack::model::Service;
 
     fn stack() -> Stack {

@@ -4,11 +4,12 @@
 //! a check only every `interval` (30 s by default) and engines before API 1.44 ignore
 //! `start_interval`, so readiness seen through Docker alone lags the service by up to an interval.
 //! While a container starts, novadev therefore runs the same healthcheck test itself, through exec,
-//! every `start_interval` (default 250 ms), and takes the first pass as ready. Docker's own verdict
+//! every `start_interval` (default 100 ms), and takes the first pass as ready. Docker's own verdict
 //! still counts: `unhealthy` fails the wait, and an exit ends it.
 
 use std::time::{Duration, Instant};
 
+use crate::engine::containers::{ContainerDetails, HealthStatus};
 use crate::engine::{Engine, EngineError};
 
 /// Pace of novadev's own probe while a container starts, when the stack sets no start_interval.
@@ -47,74 +48,51 @@ pub fn probe_command(test: &[String]) -> Option<Vec<String>> {
     }
 }
 
-fn duration_from_nanos(n: Option<i64>) -> Option<Duration> {
-    n.filter(|n| *n > 0)
-        .map(|n| Duration::from_nanos(u64::try_from(n).unwrap_or(0)))
-}
-
-/// The effective probe of a created container: what `docker inspect` shows as its healthcheck
-/// (the stack's, or the image's when the stack sets none).
-pub async fn probe_of(
-    engine: &Engine,
-    id: &str,
-    start_interval: Option<Duration>,
-) -> Result<Option<Probe>, EngineError> {
-    let inspect = engine.inspect_container(id).await?;
-    let Some(hc) = inspect.config.and_then(|c| c.healthcheck) else {
-        return Ok(None);
-    };
-    let Some(command) = hc.test.as_deref().and_then(probe_command) else {
-        return Ok(None);
-    };
-    Ok(Some(Probe {
+/// The effective probe of a created container: what the engine shows as its healthcheck (the
+/// stack's, or the image's when the stack sets none).
+pub fn probe_of(details: &ContainerDetails, start_interval: Option<Duration>) -> Option<Probe> {
+    let hc = details.healthcheck.as_ref()?;
+    let command = probe_command(&hc.test)?;
+    Some(Probe {
         command,
-        timeout: duration_from_nanos(hc.timeout).unwrap_or(Duration::from_secs(30)),
+        timeout: hc.timeout.unwrap_or(Duration::from_secs(30)),
         pace: start_interval
-            .or(duration_from_nanos(hc.start_interval))
+            .or(hc.start_interval)
             .unwrap_or(DEFAULT_START_INTERVAL),
-    }))
+    })
 }
 
-/// Wait until container `id` is healthy, by Docker's verdict or by our own probe, whichever says
-/// so first. `deadline` bounds the wait.
+/// Wait until container `id` is healthy, by the engine's verdict or by our own probe, whichever
+/// says so first. `deadline` bounds the wait.
 pub async fn wait_healthy(
     engine: &Engine,
     id: &str,
     start_interval: Option<Duration>,
     deadline: Instant,
 ) -> Result<Health, EngineError> {
-    let Some(probe) = probe_of(engine, id, start_interval).await? else {
+    let details = engine.inspect(id).await?;
+    let Some(probe) = probe_of(&details, start_interval) else {
         // Nothing to probe: started is ready, unless it is already gone again.
-        let state = engine
-            .inspect_container(id)
-            .await?
-            .state
-            .unwrap_or_default();
-        if state.running != Some(true) && state.restarting != Some(true) {
-            return Ok(Health::Exited(state.exit_code.unwrap_or(-1)));
+        if !details.is_up() {
+            return Ok(Health::Exited(details.exit_code.unwrap_or(-1)));
         }
         return Ok(Health::NoHealthcheck);
     };
+    let mut details = Some(details);
     loop {
-        let inspect = engine.inspect_container(id).await?;
-        let state = inspect.state.unwrap_or_default();
-        if state.running != Some(true) && state.restarting != Some(true) {
+        let state = match details.take() {
+            Some(d) => d,
+            None => engine.inspect(id).await?,
+        };
+        if !state.is_up() {
             return Ok(Health::Exited(state.exit_code.unwrap_or(-1)));
         }
-        if let Some(health) = state.health {
-            match health.status.map(|s| s.to_string()).as_deref() {
-                Some("healthy") => return Ok(Health::Healthy),
-                Some("unhealthy") => {
-                    let last = health
-                        .log
-                        .unwrap_or_default()
-                        .last()
-                        .and_then(|r| r.output.clone())
-                        .unwrap_or_default();
-                    return Ok(Health::Unhealthy(last.trim().to_string()));
-                }
-                _ => {}
+        match state.health {
+            Some(HealthStatus::Healthy) => return Ok(Health::Healthy),
+            Some(HealthStatus::Unhealthy) => {
+                return Ok(Health::Unhealthy(state.health_output.unwrap_or_default()));
             }
+            Some(HealthStatus::Starting) | None => {}
         }
         let started = Instant::now();
         let remaining = deadline.saturating_duration_since(started);

@@ -136,6 +136,26 @@ fn failed_build_keeps_the_old_container_serving_and_a_fix_recovers() {
 }
 
 #[test]
+fn a_state_dir_inside_the_watched_tree_triggers_nothing() {
+    let p = served_project("statedir");
+    let state = p.path().join("app/.novadev");
+    let state_text = state.display().to_string();
+    let env = [("NOVADEV_STATE_DIR", state_text.as_str())];
+    p.up_ok_env(&[], &env);
+    let builds = || {
+        let run = p.novadev_env(&["status", "--json"], &env);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+        json["services"][0]["builds"].as_u64().unwrap_or(0)
+    };
+    let id = p.container("web").id;
+    // The daemon writes its log (and socket, keys) in there all the time.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(builds(), 1, "only the build of `up`");
+    assert_eq!(p.container("web").id, id);
+    let _ = p.novadev_env(&["down"], &env);
+}
+
+#[test]
 fn a_burst_of_fifty_saves_builds_once() {
     let p = served_project("burst");
     p.up_ok(&[]);
@@ -171,7 +191,7 @@ fn files_written_into_a_new_directory_trigger_a_rebuild() {
 }
 
 #[test]
-fn a_crashing_service_is_restarted_with_growing_delays() {
+fn a_crashing_service_is_restarted_by_the_engine_with_growing_delays_even_without_a_daemon() {
     let p = Project::new(
         "crashloop",
         r#"
@@ -193,23 +213,41 @@ services:
         run.stdout,
         run.stderr
     );
+    // The engine applies the policy, as with Compose: it holds with no novadev running.
+    let policy = &p.container("crasher").raw["HostConfig"]["RestartPolicy"]["Name"];
+    assert_eq!(policy, "always");
     let status = wait_for("the crash loop to show", Duration::from_secs(10), || {
         let s = p.status_of("crasher");
-        (s["phase"] == "crash_loop").then_some(s)
+        (s["phase"] == "crash_loop" && s["restarts"].as_u64().unwrap_or(0) >= 1).then_some(s)
     });
-    assert!(status["next_retry_ms"].as_u64().is_some(), "{status}");
-    let starts = wait_for("four starts", Duration::from_secs(30), || {
+    assert!(
+        status["detail"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("exited with code 3"),
+        "{status}"
+    );
+    let count = |text: &str| text.lines().filter(|l| !l.trim().is_empty()).count();
+    wait_for("three starts", Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(p.path().join("data/starts")).ok()?;
+        (count(&text) >= 3).then_some(())
+    });
+    // No daemon: the engine keeps restarting it.
+    let pid = p.daemon_pid().expect("daemon");
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    let before = count(&std::fs::read_to_string(p.path().join("data/starts")).unwrap_or_default());
+    let starts = wait_for("six starts", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(p.path().join("data/starts")).ok()?;
         let times: Vec<f64> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
-        (times.len() >= 4).then_some(times)
+        (times.len() >= 6).then_some(times)
     });
+    assert!(starts.len() > before, "restarted with no daemon running");
     let gaps: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
-    assert!(gaps[0] >= 0.8, "first restart after ~1 s: {gaps:?}");
-    // Delays of 1 s, 2 s, 4 s plus the same start overhead each time: each gap grows by about
-    // the previous delay.
-    assert!(gaps[1] - gaps[0] > 0.6, "delays grow: {gaps:?}");
-    assert!(gaps[2] - gaps[1] > 1.4, "delays grow: {gaps:?}");
-    assert!(p.status_of("crasher")["restarts"].as_u64().unwrap_or(0) >= 3);
+    // The engine's delays double from 100 ms (plus the same start overhead each time).
+    assert!(gaps[4] > gaps[0] + 0.5, "delays grow: {gaps:?}");
 }
 
 #[test]
@@ -258,5 +296,89 @@ services:
     assert!(
         !p.container("steady").running,
         "restart: always must not undo a docker stop"
+    );
+}
+
+/// The served service plus a dependent that asks to be restarted when it changes.
+const WITH_DEPENDENT: &str = r#"
+services:
+  web:
+    build: ./app
+    ports: ["8000"]
+    init: true
+    x-novadev:
+      host_build:
+        command: ["sh", "./build.sh"]
+        workdir: ./app
+        artifact: out/server
+        base_image: python:3.11-slim-bookworm
+  follower:
+    image: debian:bookworm-slim
+    init: true
+    command: ["sleep", "infinity"]
+    depends_on:
+      web:
+        condition: service_started
+        restart: true
+"#;
+
+#[test]
+fn rebuild_restarts_restart_true_dependents_whether_or_not_a_daemon_ran() {
+    let p = served_project("rebuilddep");
+    p.write("compose.yaml", WITH_DEPENDENT);
+    p.up_ok(&[]);
+    // No daemon: the CLI used to rebuild in-process, without the dependents.
+    let pid = p.daemon_pid().expect("daemon");
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    wait_for("the daemon gone", Duration::from_secs(10), || {
+        (!p.daemon_dir().join("daemon.sock").exists()
+            || std::os::unix::net::UnixStream::connect(p.daemon_dir().join("daemon.sock")).is_err())
+        .then_some(())
+    });
+    let before = p.container("follower").started_at;
+    p.write("app/src/msg.txt", "v5");
+    let run = p.novadev(&["rebuild", "web", "--json"]);
+    assert!(run.ok(), "{}\n{}", run.stdout, run.stderr);
+    assert!(serves(&p, "v5"));
+    let after = p.container("follower");
+    assert!(after.running);
+    assert!(
+        after.started_at > before,
+        "the dependent declared with restart: true was restarted"
+    );
+}
+
+#[test]
+fn rebuilds_asked_for_at_once_share_one_follow_up_build() {
+    let p = served_project("rebuildqueue");
+    // A build that takes a while, so that the requests below arrive during it.
+    p.write("app/build.sh", &format!("sleep 2\n{BUILD_SH}"));
+    p.up_ok_env(&[], &[("NOVADEV_WATCH", "0")]);
+    let before = builds(&p);
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            p.command(&["rebuild", "web", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn rebuild")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("rebuild ends");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // One build, and one follow-up for the two that arrived during it.
+    assert_eq!(
+        builds(&p) - before,
+        2,
+        "one build at a time, at most one follow-up"
     );
 }

@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use novadev::engine::logs::LogLine;
-use novadev::orchestrator::status::{Phase, ServiceStatus};
+use novadev::protocol::LogLine;
+use novadev::protocol::{Phase, ServiceStatus};
 use novadev::tui::app::{ALL_LOG_CAP, App, SERVICE_LOG_CAP};
 use novadev::tui::input::Action;
 use novadev::tui::{FRAME_MS, ui};
@@ -72,6 +72,7 @@ fn line(i: usize) -> LogLine {
         stream: "stdout".into(),
         time: String::new(),
         text,
+        truncated: false,
     }
 }
 

@@ -220,8 +220,11 @@ async fn web_ui_shows_services_logs_and_restarts_behind_its_token() {
     let ui = p.novadev(&["ui"]);
     assert!(ui.ok(), "novadev ui failed: {}\n{}", ui.stdout, ui.stderr);
     let url = ui.stdout.trim().to_string();
-    let prefix = format!("http://127.0.0.1:{ui_port}/?token=");
-    assert!(url.starts_with(&prefix), "pinned port, with token: {url}");
+    let prefix = format!("http://127.0.0.1:{ui_port}/#token=");
+    assert!(
+        url.starts_with(&prefix),
+        "pinned port, token in the fragment: {url}"
+    );
     let token = url[prefix.len()..].to_string();
     assert!(
         token.len() >= 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
@@ -243,29 +246,33 @@ async fn web_ui_shows_services_logs_and_restarts_behind_its_token() {
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "owner-only");
     }
 
-    // Without the right token, nothing: not the page, not a script, not the API, not SSE.
-    for path in [
-        "/",
-        "/app.js",
-        "/style.css",
-        "/v1/status",
-        "/v1/events",
-        "/v1/logs",
-    ] {
+    // The page holds no data and loads without the token; the API, the streams included, needs
+    // the token as a bearer header, and nowhere else (not in the query, not in a cookie).
+    for path in ["/", "/app.js", "/style.css"] {
+        assert_eq!(status_of(ui_port, path, &[]), 200, "{path} without token");
+    }
+    for path in ["/v1/status", "/v1/events", "/v1/logs"] {
         assert_eq!(status_of(ui_port, path, &[]), 401, "{path} without token");
     }
     assert_eq!(status_of(ui_port, "/v1/status?token=0000", &[]), 401);
-    let bad_cookie = format!("novadev_ui_{ui_port}=0000");
-    assert_eq!(
-        status_of(ui_port, "/v1/events", &[("Cookie", bad_cookie.as_str())]),
-        401
-    );
     assert_eq!(
         status_of(ui_port, &format!("/v1/status?token={token}"), &[]),
+        401,
+        "a token in the query is not accepted"
+    );
+    let cookie = format!("novadev_ui_{ui_port}={token}");
+    assert_eq!(
+        status_of(ui_port, "/v1/events", &[("Cookie", cookie.as_str())]),
+        401,
+        "a token in a cookie is not accepted"
+    );
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        status_of(ui_port, "/v1/status", &[("Authorization", bearer.as_str())]),
         200
     );
     assert_eq!(
-        status_of(ui_port, &format!("/v1/events?token={token}"), &[]),
+        status_of(ui_port, "/v1/events", &[("Authorization", bearer.as_str())]),
         200
     );
 
@@ -306,10 +313,25 @@ async fn browse(p: &Project, driver: &Driver, url: &str, artifacts: &Path) {
         .expect("a WebDriver session with headless chromium");
 
     client.goto(url).await.expect("open the web UI");
-    // The token went into a cookie and out of the address bar.
+    // The token went into the tab's sessionStorage, out of the address bar, and into no cookie.
     let here = client.current_url().await.expect("current url");
     assert_eq!(here.path(), "/");
-    assert!(here.query().is_none(), "token left in the URL: {here}");
+    assert!(
+        here.query().is_none() && here.fragment().is_none(),
+        "token left in the URL: {here}"
+    );
+    let kept = client
+        .execute(
+            "return [document.cookie, sessionStorage.getItem('novadev-token') || ''];",
+            vec![],
+        )
+        .await
+        .expect("read the page's storage");
+    assert_eq!(kept[0], "", "no cookie");
+    assert!(
+        url.ends_with(kept[1].as_str().unwrap_or("-")),
+        "the token is in sessionStorage"
+    );
 
     // Every service is listed, in its tier, ready.
     let rows = eventually("every service ready in the table", SHOW, || async {

@@ -3,8 +3,14 @@
 // Reads the daemon's own API, the same routes the CLI uses (src/daemon/api.rs): `GET /v1/info`
 // and `/v1/status` once per connection, the SSE stream `/v1/events` for every status change, the
 // SSE stream `/v1/logs` for the log view, and `POST /v1/services/{service}/{action}` for the
-// buttons. It never talks to Docker. The token travels in an HttpOnly cookie that the daemon set
-// when the page was opened, so nothing here ever sees it.
+// buttons. It never talks to Docker.
+//
+// The token: `novadev ui` prints the page's address with the token in the fragment
+// (`/#token=…`), which browsers never send to a server. This script moves it into
+// sessionStorage (per origin, so no other server on 127.0.0.1 can read it; gone with the tab),
+// drops it from the address bar, and sends it as an `Authorization` header on every request.
+// Nothing puts it in a cookie: cookies ignore ports, so every server on 127.0.0.1 would get it.
+// The event streams are read with fetch() for the same reason: EventSource cannot send headers.
 //
 // Everything a container prints is shown with textContent (never as HTML).
 
@@ -109,8 +115,80 @@ async function errorText(response) {
 const UNAUTHORIZED =
   'This page’s token is not accepted (the daemon restarted?). Open the address `novadev ui` prints.';
 
+// ---------------------------------------------------------------------------------------------
+// The token and authenticated requests
+
+const TOKEN_KEY = 'novadev-token';
+
+/** The token from the address's fragment (moved to sessionStorage), else the stored one. */
+function takeToken() {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const fresh = fragment.get('token');
+  if (fresh) {
+    sessionStorage.setItem(TOKEN_KEY, fresh);
+    history.replaceState(null, '', window.location.pathname);
+  }
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+const TOKEN = takeToken();
+
+/** fetch() with the token and the headers every write needs (JSON, same origin). */
+function api(path, options = {}) {
+  const headers = Object.assign({ authorization: `Bearer ${TOKEN}` }, options.headers || {});
+  if (options.method === 'POST') headers['content-type'] = 'application/json';
+  return fetch(path, Object.assign({}, options, { headers, credentials: 'omit', cache: 'no-store' }));
+}
+
+/** A server-sent event stream read with fetch (so it can carry the token header). Calls
+ *  `handlers.open()` once the response is there, `handlers[eventName](data)` per message and
+ *  `handlers.error()` once when it ends or fails, unless `close()` was called first. */
+function openStream(path, handlers) {
+  const controller = new AbortController();
+  let closed = false;
+  const stream = { close() { closed = true; controller.abort(); } };
+  (async () => {
+    try {
+      const response = await api(path, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
+      if (!response.ok || !response.body) {
+        const error = new Error(response.status === 401 ? UNAUTHORIZED : await errorText(response));
+        error.status = response.status;
+        throw error;
+      }
+      if (handlers.open) handlers.open();
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      let event = '';
+      let data = [];
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let newline;
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, newline).replace(/\r$/, '');
+          buffer = buffer.slice(newline + 1);
+          if (line === '') {
+            if (data.length && handlers[event || 'message']) handlers[event || 'message'](data.join('\n'));
+            event = '';
+            data = [];
+          } else if (line.startsWith('data:')) {
+            data.push(line.slice(5).replace(/^ /, ''));
+          } else if (line.startsWith('event:')) {
+            event = line.slice(6).trim();
+          }
+        }
+      }
+      if (!closed && handlers.error) handlers.error(null);
+    } catch (e) {
+      if (!closed && handlers.error) handlers.error(e);
+    }
+  })();
+  return stream;
+}
+
 async function getJson(path) {
-  const response = await fetch(path, { headers: { accept: 'application/json' } });
+  const response = await api(path, { headers: { accept: 'application/json' } });
   if (response.status === 401) throw new Error(UNAUTHORIZED);
   if (!response.ok) throw new Error(await errorText(response));
   return response.json();
@@ -323,59 +401,55 @@ function scheduleRedraw() {
 function connectEvents() {
   setConnection('connecting', 'connecting…');
   state.settled = false;
-  const source = new EventSource('/v1/events');
-  events = source;
-  source.addEventListener('open', async () => {
-    eventsDelay = RETRY_FIRST;
-    setConnection('live', 'live');
-    try {
-      const status = await getJson('/v1/status');
-      state.info = status.info;
-      renderInfo();
-      // The stream's snapshot carries every service on the board; this drops those that left.
-      const present = new Set(status.services.map((s) => s.service));
-      for (const name of [...state.services.keys()]) if (!present.has(name)) state.services.delete(name);
-      for (const s of status.services) if (!state.services.has(s.service)) state.services.set(s.service, s);
-      state.settled = true;
-      renderTable();
-    } catch (e) {
-      showNotice(e.message, 'error');
-    }
-  });
-  source.addEventListener('event', (message) => {
-    let event;
-    try {
-      event = JSON.parse(message.data);
-    } catch (_) {
-      return;
-    }
-    if (event.kind === 'service' && event.status) {
-      applyStatus(event.status);
-      scheduleRedraw();
-    } else if (event.kind === 'message') {
-      const node = $('message');
-      node.textContent = `${clockTime(event.time_ms)} ${event.text}`;
-      if (state.settled) announce(event.text);
-    }
-  });
-  source.addEventListener('error', async () => {
-    if (events !== source) return;
-    source.close();
-    events = null;
-    const delay = eventsDelay;
-    eventsDelay = Math.min(eventsDelay * 2, RETRY_MAX);
-    setConnection('retrying', `disconnected; retrying in ${Math.round(delay / 1000)}s`);
-    try {
-      const probe = await fetch('/v1/info');
-      if (probe.status === 401) {
+  const source = openStream('/v1/events', {
+    open: async () => {
+      eventsDelay = RETRY_FIRST;
+      setConnection('live', 'live');
+      try {
+        const status = await getJson('/v1/status');
+        state.info = status.info;
+        renderInfo();
+        // The stream's snapshot carries every service on the board; this drops those that left.
+        const present = new Set(status.services.map((s) => s.service));
+        for (const name of [...state.services.keys()]) if (!present.has(name)) state.services.delete(name);
+        for (const s of status.services) if (!state.services.has(s.service)) state.services.set(s.service, s);
+        state.settled = true;
+        renderTable();
+      } catch (e) {
+        showNotice(e.message, 'error');
+      }
+    },
+    event: (data) => {
+      let event;
+      try {
+        event = JSON.parse(data);
+      } catch (_) {
+        return;
+      }
+      if (event.kind === 'service' && event.status) {
+        applyStatus(event.status);
+        scheduleRedraw();
+      } else if (event.kind === 'message') {
+        const node = $('message');
+        node.textContent = `${clockTime(event.time_ms)} ${event.text}`;
+        if (state.settled) announce(event.text);
+      }
+    },
+    error: (e) => {
+      if (events !== source) return;
+      events = null;
+      const delay = eventsDelay;
+      eventsDelay = Math.min(eventsDelay * 2, RETRY_MAX);
+      if (e && e.status === 401) {
         setConnection('refused', 'token refused');
         showNotice(UNAUTHORIZED, 'error');
+      } else {
+        setConnection('retrying', `disconnected; retrying in ${Math.round(delay / 1000)}s`);
       }
-    } catch (_) {
-      // The daemon is away; the retry below finds out when it is back.
-    }
-    setTimeout(connectEvents, delay);
+      setTimeout(connectEvents, delay);
+    },
   });
+  events = source;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -425,31 +499,31 @@ function openLogs() {
   updateSearchStatus();
   const params = new URLSearchParams({ follow: 'true', tail: String(LOG_TAIL) });
   if (state.selected !== null) params.set('services', state.selected);
-  const source = new EventSource(`/v1/logs?${params}`);
-  logs = source;
   setLogState('connecting to the log…');
-  source.addEventListener('open', () => {
-    logsDelay = RETRY_FIRST;
-    setLogState(state.follow ? '' : pausedText());
+  const source = openStream(`/v1/logs?${params}`, {
+    open: () => {
+      logsDelay = RETRY_FIRST;
+      setLogState(state.follow ? '' : pausedText());
+    },
+    log: (data) => {
+      let line;
+      try {
+        line = JSON.parse(data);
+      } catch (_) {
+        return;
+      }
+      addLine(line);
+    },
+    error: () => {
+      if (logs !== source) return;
+      logs = null;
+      const delay = logsDelay;
+      logsDelay = Math.min(logsDelay * 2, RETRY_MAX);
+      setLogState(`log stream ended (container stopped or daemon away); reopening in ${Math.round(delay / 1000)}s`);
+      logsRetry = setTimeout(openLogs, delay);
+    },
   });
-  source.addEventListener('log', (message) => {
-    let line;
-    try {
-      line = JSON.parse(message.data);
-    } catch (_) {
-      return;
-    }
-    addLine(line);
-  });
-  source.addEventListener('error', () => {
-    if (logs !== source) return;
-    source.close();
-    logs = null;
-    const delay = logsDelay;
-    logsDelay = Math.min(logsDelay * 2, RETRY_MAX);
-    setLogState(`log stream ended (container stopped or daemon away); reopening in ${Math.round(delay / 1000)}s`);
-    logsRetry = setTimeout(openLogs, delay);
-  });
+  logs = source;
 }
 
 /** Milliseconds of a line's Docker timestamp (RFC 3339), or null when it has none. */
@@ -632,7 +706,7 @@ async function act(name, action) {
   updateRow(name);
   announce(`${action} ${name} requested`);
   try {
-    const response = await fetch(`/v1/services/${encodeURIComponent(name)}/${action}`, { method: 'POST' });
+    const response = await api(`/v1/services/${encodeURIComponent(name)}/${action}`, { method: 'POST', body: '{}' });
     if (response.status === 401) throw new Error(UNAUTHORIZED);
     if (!response.ok) throw new Error(await errorText(response));
     const status = await response.json();
@@ -664,6 +738,11 @@ function start() {
     renderLog();
   });
   setInterval(tickUptimes, 1000);
+  if (!TOKEN) {
+    setConnection('refused', 'no token');
+    showNotice('This page needs its token: open the address `novadev ui` prints.', 'error');
+    return;
+  }
   connectEvents();
   select(null);
 }

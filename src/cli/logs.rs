@@ -1,18 +1,20 @@
 //! `novadev logs [SERVICE…] [-f] [--tail N] [--since DUR] [--timestamps] [--grep RE]`: through
 //! the daemon when one runs, else straight from Docker.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
+use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use futures_util::{StreamExt, stream};
 use regex::Regex;
 
 use super::output::{DIM, paint, service_style};
 use super::{CmdResult, Failure, Global, project_name};
 use crate::client::Client;
 use crate::engine::Engine;
-use crate::engine::logs::{LogLine, LogQuery};
+use crate::presentation::clean_text;
+use crate::protocol::{LogLine, LogQuery, MAX_LINE_BYTES};
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -95,18 +97,11 @@ pub async fn run(global: &Global, args: LogsArgs) -> CmdResult {
         }
         None => {
             let engine = Engine::connect().await?;
-            let containers = engine.list_containers(&project).await?;
-            if containers.is_empty() {
-                return Err(Failure::runtime(format!(
-                    "project `{project}` has no containers (run `novadev up` first)"
-                )));
-            }
-            let streams: Vec<_> = containers
-                .iter()
-                .filter(|c| args.services.is_empty() || args.services.contains(&c.service))
-                .map(|c| engine.log_lines(&c.id, &c.service, &query).boxed())
-                .collect();
-            stream::select_all(streams).boxed()
+            let known: Vec<String> = loaded
+                .as_ref()
+                .map(|l| l.stack.services.keys().cloned().collect())
+                .unwrap_or_default();
+            crate::ops::read::log_lines(&engine, &project, &args.services, &known, &query).await?
         }
     };
     let width = args
@@ -122,36 +117,59 @@ pub async fn run(global: &Global, args: LogsArgs) -> CmdResult {
                 .unwrap_or(0),
         );
     let keep = |line: &LogLine| args.grep.as_ref().is_none_or(|re| re.is_match(&line.text));
-    if args.follow {
+    // A reader that goes away (`| head`) ends the command quietly, as with any Unix tool.
+    let mut out = anstream::stdout().lock();
+    let written = if args.follow {
         let mut lines = lines;
+        let mut result = Ok(());
         while let Some(line) = lines.next().await {
             if keep(&line) {
-                print_line(&line, &args, width);
+                result = print_line(&mut out, &line, &args, width);
+                if result.is_err() {
+                    break;
+                }
             }
         }
+        result
     } else {
         // Without follow, show the services' histories interleaved by time.
         let mut all: Vec<LogLine> = lines.collect().await;
         all.sort_by(|a, b| a.time.cmp(&b.time));
-        for line in all.iter().filter(|l| keep(l)) {
-            print_line(line, &args, width);
-        }
+        all.iter()
+            .filter(|l| keep(l))
+            .try_for_each(|line| print_line(&mut out, line, &args, width))
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(Failure::runtime(format!("writing the log: {e}"))),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-fn print_line(line: &LogLine, args: &LogsArgs, width: usize) {
+fn print_line(
+    out: &mut impl Write,
+    line: &LogLine,
+    args: &LogsArgs,
+    width: usize,
+) -> std::io::Result<()> {
     if args.json {
-        println!("{}", serde_json::to_string(line).unwrap_or_default());
-        return;
+        let json = serde_json::to_string(line).map_err(std::io::Error::other)?;
+        return writeln!(out, "{json}");
     }
     let prefix = paint(
         service_style(&line.service),
         format!("{:<width$} |", line.service),
     );
-    if args.timestamps {
-        anstream::println!("{prefix} {} {}", paint(DIM, &line.time), line.text);
+    // What a container prints is data, not terminal commands: no escape sequence gets through.
+    let text = clean_text(line.text.clone(), usize::MAX);
+    let cut = if line.truncated {
+        paint(DIM, format!(" … [cut at {} KiB]", MAX_LINE_BYTES / 1024))
     } else {
-        anstream::println!("{prefix} {}", line.text);
+        String::new()
+    };
+    if args.timestamps {
+        writeln!(out, "{prefix} {} {text}{cut}", paint(DIM, &line.time))
+    } else {
+        writeln!(out, "{prefix} {text}{cut}")
     }
 }

@@ -17,9 +17,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::orchestrator::control::Control;
+use crate::client::Client;
+use crate::protocol::{ErrorKind, StackRef, Verb};
 use crate::stack::{self, LoadOptions, Loaded, StackError};
-use control::Verb;
 use output::{RED, YELLOW, paint};
 
 #[derive(Debug, Parser)]
@@ -215,13 +215,24 @@ impl From<crate::engine::EngineError> for Failure {
 
 impl From<crate::client::ClientError> for Failure {
     fn from(e: crate::client::ClientError) -> Self {
-        Failure::runtime(e)
+        match &e {
+            // The daemon found the request's input wrong (a stack that does not load, a service
+            // that does not exist).
+            crate::client::ClientError::Api {
+                kind: ErrorKind::BadInput,
+                ..
+            } => Failure::bad_input(e),
+            _ => Failure::runtime(e),
+        }
     }
 }
 
-impl From<crate::orchestrator::OrchestratorError> for Failure {
-    fn from(e: crate::orchestrator::OrchestratorError) -> Self {
-        Failure::runtime(e)
+impl From<crate::ops::OpError> for Failure {
+    fn from(e: crate::ops::OpError) -> Self {
+        match e.kind() {
+            ErrorKind::BadInput => Failure::bad_input(e),
+            ErrorKind::Runtime => Failure::runtime(e),
+        }
     }
 }
 
@@ -265,16 +276,14 @@ async fn run(cli: Cli) -> CmdResult {
         Command::K8s(command) => k8s::run(&global, command),
         Command::Ui { stack, args } => ui::run(&global.with(&stack), args).await,
         Command::Restart { stack, args } => {
-            control::run(&global.with(&stack), args, Verb::Control(Control::Restart)).await
+            control::run(&global.with(&stack), args, Verb::Restart).await
         }
-        Command::Stop { stack, args } => {
-            control::run(&global.with(&stack), args, Verb::Control(Control::Stop)).await
-        }
+        Command::Stop { stack, args } => control::run(&global.with(&stack), args, Verb::Stop).await,
         Command::Rebuild { stack, args } => {
             control::run(&global.with(&stack), args, Verb::Rebuild).await
         }
         Command::Start { stack, args } => {
-            control::run(&global.with(&stack), args, Verb::Control(Control::Start)).await
+            control::run(&global.with(&stack), args, Verb::Start).await
         }
         Command::Daemon { project } => match crate::daemon::run(project).await {
             Ok(()) => Ok(ExitCode::SUCCESS),
@@ -364,6 +373,49 @@ pub fn load_stack(global: &Global) -> Result<Loaded, Failure> {
             Err(Failure::bad_input(message))
         }
         Err(other) => Err(Failure::bad_input(other)),
+    }
+}
+
+/// Where the loaded stack is, for the daemon to load it itself.
+pub fn stack_ref(global: &Global, loaded: &Loaded) -> Result<StackRef, Failure> {
+    let working_dir = std::env::current_dir()
+        .map_err(|e| Failure::runtime(format!("cannot read the current directory: {e}")))?;
+    Ok(StackRef {
+        files: loaded.stack.files.clone(),
+        working_dir,
+        project_name: Some(loaded.stack.name.clone()),
+        profiles: global.profiles.clone(),
+        env: std::env::vars().collect(),
+    })
+}
+
+/// This novadev executable (to start a daemon with).
+pub fn current_exe() -> Result<PathBuf, Failure> {
+    std::env::current_exe()
+        .map_err(|e| Failure::runtime(format!("cannot find the novadev executable: {e}")))
+}
+
+/// The project's daemon: the one that runs, else a new one. The engine is checked first, so that
+/// a missing engine is one clear sentence rather than a daemon that could not start.
+pub async fn daemon(project: &str) -> Result<Client, Failure> {
+    if let Some((client, info)) = Client::connect(project).await
+        && info.build_id == crate::paths::build_id()
+    {
+        return Ok(client);
+    }
+    crate::engine::Engine::connect().await?;
+    Ok(crate::client::ensure_daemon(project, &current_exe()?).await?)
+}
+
+/// `value` as pretty JSON on stdout; a reader that went away is not an error.
+pub fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::runtime(format!("cannot print JSON: {e}")))?;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::runtime(format!("writing to stdout: {e}"))),
     }
 }
 

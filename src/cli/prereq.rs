@@ -9,6 +9,43 @@ use super::output::{GREEN, RED, YELLOW, paint};
 use crate::engine::Engine;
 use crate::stack::model::{Protocol, Stack};
 
+/// The CPU and memory lines: what the engine has against what the stack asks for.
+fn resource_lines(stack: &Stack, cpus: i64, memory: u64) -> Vec<String> {
+    let req = stack.novadev.requirements;
+    let cpu = match req.cpus {
+        Some(need) if (cpus as f64) < need => format!(
+            "  {} CPUs: {cpus} available, the stack asks for {need}; expect slow starts",
+            paint(YELLOW, "!")
+        ),
+        Some(need) => format!(
+            "  {} CPUs: {cpus} available (stack needs {need})",
+            paint(GREEN, "✓")
+        ),
+        None => format!("  {} CPUs: {cpus} available", paint(GREEN, "✓")),
+    };
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    let mem = match req.memory_bytes {
+        Some(need) if memory < need => format!(
+            "  {} Memory: {:.1} GiB available, the stack asks for {:.1} GiB",
+            paint(YELLOW, "!"),
+            gib(memory),
+            gib(need)
+        ),
+        Some(need) => format!(
+            "  {} Memory: {:.1} GiB available (stack needs {:.1} GiB)",
+            paint(GREEN, "✓"),
+            gib(memory),
+            gib(need)
+        ),
+        None => format!(
+            "  {} Memory: {:.1} GiB available",
+            paint(GREEN, "✓"),
+            gib(memory)
+        ),
+    };
+    vec![cpu, mem]
+}
+
 /// Print the checks; fail when a port the stack needs is taken by something else.
 pub async fn check(
     engine: &Engine,
@@ -30,37 +67,8 @@ pub async fn check(
         engine.host()
     ));
     let (cpus, memory) = engine.resources().await.unwrap_or((0, 0));
-    let req = stack.novadev.requirements;
-    match req.cpus {
-        Some(need) if (cpus as f64) < need => say(format!(
-            "  {} CPUs: {cpus} available, the stack asks for {need}; expect slow starts",
-            paint(YELLOW, "!")
-        )),
-        Some(need) => say(format!(
-            "  {} CPUs: {cpus} available (stack needs {need})",
-            paint(GREEN, "✓")
-        )),
-        None => say(format!("  {} CPUs: {cpus} available", paint(GREEN, "✓"))),
-    }
-    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-    match req.memory_bytes {
-        Some(need) if memory < need => say(format!(
-            "  {} Memory: {:.1} GiB available, the stack asks for {:.1} GiB",
-            paint(YELLOW, "!"),
-            gib(memory),
-            gib(need)
-        )),
-        Some(need) => say(format!(
-            "  {} Memory: {:.1} GiB available (stack needs {:.1} GiB)",
-            paint(GREEN, "✓"),
-            gib(memory),
-            gib(need)
-        )),
-        None => say(format!(
-            "  {} Memory: {:.1} GiB available",
-            paint(GREEN, "✓"),
-            gib(memory)
-        )),
+    for line in resource_lines(stack, cpus, memory) {
+        say(line);
     }
 
     let ours = engine.list_containers(&stack.name).await?;
@@ -84,7 +92,10 @@ pub async fn check(
         if running.contains(&name.as_str()) {
             continue;
         }
-        for port in &stack.services[name].ports {
+        let Some(svc) = stack.services.get(name) else {
+            continue;
+        };
+        for port in &svc.ports {
             let (Some(host_port), Protocol::Tcp) = (port.host_port, port.protocol) else {
                 continue;
             };

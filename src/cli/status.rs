@@ -10,10 +10,8 @@ use serde::Serialize;
 use super::output::{self, DIM, paint, phase_style};
 use super::{CmdResult, Failure, Global, project_name};
 use crate::client::Client;
-use crate::daemon::api::StatusResponse;
 use crate::engine::Engine;
-use crate::orchestrator::status::{ServiceStatus, now_ms};
-use crate::orchestrator::{status_from_container, tier_of};
+use crate::protocol::{Info, ServiceStatus, StatusResponse, now_ms};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -28,7 +26,7 @@ pub struct StatusArgs {
 #[derive(Debug, Serialize)]
 struct StatusJson {
     project: String,
-    daemon: Option<crate::daemon::api::Info>,
+    daemon: Option<Info>,
     services: Vec<ServiceStatus>,
 }
 
@@ -44,27 +42,11 @@ pub async fn run(global: &Global, args: StatusArgs) -> CmdResult {
         }
         None => {
             let engine = Engine::connect().await?;
-            let containers = engine.list_containers(&project).await?;
-            let mut names: Vec<String> = loaded
-                .as_ref()
-                .map(|l| l.stack.services.keys().cloned().collect())
-                .unwrap_or_default();
-            for c in &containers {
-                if !names.contains(&c.service) {
-                    names.push(c.service.clone());
-                }
-            }
-            names.sort();
-            let services = names
-                .iter()
-                .map(|name| {
-                    let mut s =
-                        status_from_container(name, containers.iter().find(|c| &c.service == name));
-                    s.tier = loaded.as_ref().and_then(|l| tier_of(&l.stack, name));
-                    s
-                })
-                .collect();
-            (None, services)
+            let stack = loaded.as_ref().map(|l| &l.stack);
+            (
+                None,
+                crate::ops::read::statuses(&engine, &project, stack).await?,
+            )
         }
     };
     if args.json {
@@ -73,7 +55,7 @@ pub async fn run(global: &Global, args: StatusArgs) -> CmdResult {
             daemon,
             services,
         };
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        super::print_json(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     match &daemon {

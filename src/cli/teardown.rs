@@ -1,4 +1,5 @@
-//! `novadev down` and `novadev cleanup`.
+//! `novadev down` and `novadev cleanup`: through the project's daemon (started if none runs),
+//! which takes the project down and exits.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -6,13 +7,11 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::output::{DIM, GREEN, paint};
-use super::{CmdResult, Failure, Global, project_name};
-use crate::client::{Client, wait_gone};
-use crate::daemon::api::DownRequest;
-use crate::engine::Engine;
-use crate::orchestrator::status::StatusBoard;
-use crate::orchestrator::{DownReport, Orchestrator, Teardown};
+use super::{CmdResult, Failure, Global, project_name, stack_ref};
+use crate::client::wait_gone;
 use crate::paths::ProjectPaths;
+use crate::protocol::{DownReport, DownRequest};
+use crate::stack::Loaded;
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
@@ -37,27 +36,8 @@ pub struct CleanupArgs {
 
 pub async fn down(global: &Global, args: DownArgs) -> CmdResult {
     let (project, loaded) = project_name(global)?;
-    let report = match Client::connect(&project).await {
-        Some((client, _)) => {
-            let report: DownReport = client
-                .post("/v1/down", &DownRequest { volumes: false })
-                .await?;
-            wait_gone(&ProjectPaths::for_project(&project).socket).await;
-            report
-        }
-        None => {
-            let engine = Engine::connect().await?;
-            let orchestrator = Orchestrator::new(engine, std::sync::Arc::new(StatusBoard::new()));
-            orchestrator
-                .down(
-                    &project,
-                    loaded.as_ref().map(|l| &l.stack),
-                    Teardown::default(),
-                )
-                .await?
-        }
-    };
-    print_report(&project, &report, args.json, "stopped");
+    let report = take_down(global, &project, loaded.as_ref(), false, false).await?;
+    print_report(&project, &report, args.json, "stopped")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -67,24 +47,32 @@ pub async fn cleanup(global: &Global, args: CleanupArgs) -> CmdResult {
         anstream::println!("nothing removed");
         return Ok(ExitCode::from(1));
     }
-    if let Some((client, _)) = Client::connect(&project).await {
-        let _ = client.post::<_, ()>("/v1/shutdown", &()).await;
-        wait_gone(&ProjectPaths::for_project(&project).socket).await;
-    }
-    let engine = Engine::connect().await?;
-    let orchestrator = Orchestrator::new(engine, std::sync::Arc::new(StatusBoard::new()));
-    let report = orchestrator
-        .down(
-            &project,
-            loaded.as_ref().map(|l| &l.stack),
-            Teardown {
-                volumes: args.volumes,
-                images: true,
-            },
-        )
-        .await?;
-    print_report(&project, &report, args.json, "removed");
+    let report = take_down(global, &project, loaded.as_ref(), args.volumes, true).await?;
+    print_report(&project, &report, args.json, "removed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn take_down(
+    global: &Global,
+    project: &str,
+    loaded: Option<&Loaded>,
+    volumes: bool,
+    images: bool,
+) -> Result<DownReport, Failure> {
+    let client = super::daemon(project).await?;
+    let stack = match loaded {
+        Some(loaded) => Some(stack_ref(global, loaded)?),
+        None => None,
+    };
+    let report = client
+        .down(&DownRequest {
+            stack,
+            volumes,
+            images,
+        })
+        .await?;
+    wait_gone(&ProjectPaths::for_project(project).socket).await;
+    Ok(report)
 }
 
 fn confirm(project: &str, volumes: bool) -> Result<bool, Failure> {
@@ -108,13 +96,9 @@ fn confirm(project: &str, volumes: bool) -> Result<bool, Failure> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
-fn print_report(project: &str, report: &DownReport, json: bool, verb: &str) {
+fn print_report(project: &str, report: &DownReport, json: bool, verb: &str) -> Result<(), Failure> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).unwrap_or_default()
-        );
-        return;
+        return super::print_json(report);
     }
     for c in &report.containers {
         anstream::println!("  {} container {c}", paint(DIM, "removed"));
@@ -136,4 +120,5 @@ fn print_report(project: &str, report: &DownReport, json: bool, verb: &str) {
         report.volumes.len(),
         report.images.len()
     );
+    Ok(())
 }

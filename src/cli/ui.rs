@@ -8,13 +8,14 @@ use clap::Args;
 use super::output::{BOLD, YELLOW, paint};
 use super::{CmdResult, Failure, Global, project_name};
 use crate::client::Client;
-use crate::daemon::api::Info;
 use crate::daemon::web;
 use crate::paths::ProjectPaths;
+use crate::protocol::Info;
 
 #[derive(Debug, Args)]
 pub struct UiArgs {
-    /// Also try to open it in the desktop's browser (xdg-open).
+    /// Also try to open it in the desktop's browser (xdg-open is given an owner-only file that
+    /// forwards to the address, never the token itself).
     #[arg(long)]
     pub open: bool,
 }
@@ -29,8 +30,11 @@ pub async fn run(global: &Global, args: UiArgs) -> CmdResult {
     let url = url_for(&project, &info).map_err(Failure::runtime)?;
     println!("{url}");
     if args.open {
+        let opener = ProjectPaths::for_project(&project).ui_opener;
+        web::write_opener(&opener, &url)
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", opener.display())))?;
         let opened = std::process::Command::new("xdg-open")
-            .arg(&url)
+            .arg(&opener)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

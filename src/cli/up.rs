@@ -9,12 +9,12 @@ use clap::Args;
 use futures_util::StreamExt;
 
 use super::output::{self, BOLD, CYAN, DIM, GREEN, RED, paint, phase_style};
-use super::{CmdResult, Failure, Global, load_stack};
-use crate::client::ensure_daemon;
-use crate::daemon::api::{ApiError, UpRequest};
+use super::{CmdResult, Failure, Global, load_stack, stack_ref};
 use crate::engine::Engine;
-use crate::orchestrator::status::{Event, Phase, ServiceStatus};
-use crate::orchestrator::{UpOptions, UpReport};
+use crate::protocol::{
+    ApiError, ErrorKind, Event, Phase, ServiceFailure, ServiceStatus, UpOptions, UpReport,
+    UpRequest,
+};
 use crate::stack::model::Stack;
 
 #[derive(Debug, Args)]
@@ -38,7 +38,7 @@ fn parse_wait(s: &str) -> Result<Duration, String> {
 
 pub async fn run(global: &Global, args: UpArgs) -> CmdResult {
     let loaded = load_stack(global)?;
-    let stack = loaded.stack;
+    let stack = &loaded.stack;
     for s in &args.services {
         if !stack.services.contains_key(s) {
             let known: Vec<&str> = stack.services.keys().map(String::as_str).collect();
@@ -49,11 +49,9 @@ pub async fn run(global: &Global, args: UpArgs) -> CmdResult {
         }
     }
     let engine = Engine::connect().await?;
-    super::prereq::check(&engine, &stack, &args.services, args.json).await?;
+    super::prereq::check(&engine, stack, &args.services, args.json).await?;
 
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::runtime(format!("cannot find the novadev executable: {e}")))?;
-    let client = ensure_daemon(&stack.name, &exe).await?;
+    let client = super::daemon(&stack.name).await?;
     if !args.json {
         anstream::println!(
             "\n{} project {} · {}",
@@ -67,82 +65,25 @@ pub async fn run(global: &Global, args: UpArgs) -> CmdResult {
                 .join(", "),
         );
     }
-    let mut tiers = TierProgress::new(&stack, &args.services);
     let request = UpRequest {
-        stack: stack.clone(),
+        stack: stack_ref(global, &loaded)?,
         options: UpOptions {
             services: args.services.clone(),
             wait_timeout: args.wait_timeout,
             build: args.build,
         },
     };
-    let mut stream = Box::pin(client.sse("/v1/up", Some(&request)).await?);
-    let started = Instant::now();
-    let mut last_phase: HashMap<String, Phase> = HashMap::new();
-    let mut report: Option<UpReport> = None;
-    while let Some(message) = stream.next().await {
-        let message = message?;
-        match message.event.as_str() {
-            "event" => {
-                if args.json {
-                    continue;
-                }
-                match serde_json::from_str::<Event>(&message.data) {
-                    Ok(Event::Service { status, .. }) => {
-                        if status.phase != Phase::Pending
-                            && last_phase.get(&status.service) != Some(&status.phase)
-                        {
-                            last_phase.insert(status.service.clone(), status.phase);
-                            print_progress(started.elapsed(), &status);
-                            if let Some(line) = tiers.observe(&status, started.elapsed()) {
-                                anstream::println!("{line}");
-                            }
-                        }
-                    }
-                    Ok(Event::Message { text, .. }) => {
-                        anstream::println!(
-                            "{} {}",
-                            paint(DIM, format!("[{:>6.2}s]", started.elapsed().as_secs_f64())),
-                            paint(DIM, text)
-                        );
-                    }
-                    // Build output goes to the service's log (`novadev logs`), not here.
-                    Ok(Event::Output { .. }) => {}
-                    Err(e) => tracing::debug!(error = %e, "unreadable event"),
-                }
-            }
-            "done" => {
-                report = Some(
-                    serde_json::from_str(&message.data)
-                        .map_err(|e| Failure::runtime(format!("unreadable report: {e}")))?,
-                );
-                break;
-            }
-            "error" => {
-                let err: ApiError = serde_json::from_str(&message.data).unwrap_or(ApiError {
-                    error: message.data.clone(),
-                });
-                return Err(Failure::runtime(err.error));
-            }
-            _ => {}
-        }
-    }
-    let Some(report) = report else {
-        return Err(Failure::runtime(
-            "the daemon stopped before `up` finished (see its log: novadev -v up, or the daemon.log in the state dir)",
-        ));
-    };
+    let stream = client.sse("/v1/up", Some(&request)).await?;
+    let mut progress = Progress::new(stack, &args.services, args.json);
+    let report = follow(stream, &mut progress).await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        super::print_json(&report)?;
     } else {
-        print_summary(&stack, &report);
+        print_summary(stack, &report);
         anstream::println!("{}", super::ui::up_line(&client, &stack.name).await);
         if report.ok {
             let info =
-                crate::connection::connection_info(&stack, &report.services, &invocation(global));
+                crate::connection::connection_info(stack, &report.services, &invocation(global));
             print_connection_info(&info);
         }
     }
@@ -151,6 +92,103 @@ pub async fn run(global: &Global, args: UpArgs) -> CmdResult {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Read `up`'s stream to its end: progress as it comes, then the report (or the error).
+async fn follow(
+    stream: impl futures_util::Stream<
+        Item = Result<crate::client::SseMessage, crate::client::ClientError>,
+    >,
+    progress: &mut Progress,
+) -> Result<UpReport, Failure> {
+    let mut stream = std::pin::pin!(stream);
+    while let Some(message) = stream.next().await {
+        let message = message?;
+        match message.event.as_str() {
+            "event" => progress.event(&message.data),
+            "done" => {
+                return serde_json::from_str(&message.data)
+                    .map_err(|e| Failure::runtime(format!("unreadable report: {e}")));
+            }
+            "error" => {
+                let err: ApiError = serde_json::from_str(&message.data).unwrap_or(ApiError {
+                    error: message.data.clone(),
+                    kind: ErrorKind::Runtime,
+                });
+                return Err(match err.kind {
+                    ErrorKind::BadInput => Failure::bad_input(err.error),
+                    ErrorKind::Runtime => Failure::runtime(err.error),
+                });
+            }
+            _ => {}
+        }
+    }
+    Err(Failure::runtime(
+        "the daemon stopped before `up` finished (see its log: novadev -v up, or the daemon.log in the state dir)",
+    ))
+}
+
+/// What `up` prints while it runs: a line per phase change, a line per tier that is up, the
+/// daemon's messages. Nothing with `--json`.
+struct Progress {
+    started: Instant,
+    quiet: bool,
+    last_phase: HashMap<String, Phase>,
+    tiers: TierProgress,
+}
+
+impl Progress {
+    fn new(stack: &Stack, asked: &[String], quiet: bool) -> Progress {
+        Progress {
+            started: Instant::now(),
+            quiet,
+            last_phase: HashMap::new(),
+            tiers: TierProgress::new(stack, asked),
+        }
+    }
+
+    fn note(&self, text: String) {
+        anstream::println!(
+            "{} {text}",
+            paint(
+                DIM,
+                format!("[{:>6.2}s]", self.started.elapsed().as_secs_f64())
+            ),
+        );
+    }
+
+    fn event(&mut self, data: &str) {
+        if self.quiet {
+            return;
+        }
+        match serde_json::from_str::<Event>(data) {
+            Ok(Event::Service { status, .. }) => {
+                if status.phase == Phase::Pending
+                    || self.last_phase.get(&status.service) == Some(&status.phase)
+                {
+                    return;
+                }
+                self.last_phase.insert(status.service.clone(), status.phase);
+                let elapsed = self.started.elapsed();
+                print_progress(elapsed, &status);
+                if let Some(line) = self.tiers.observe(&status, elapsed) {
+                    anstream::println!("{line}");
+                }
+            }
+            Ok(Event::Message { text, .. }) => self.note(paint(DIM, text)),
+            // Build output goes to the service's log (`novadev logs`), not here.
+            Ok(Event::Output { .. }) => {}
+            Ok(Event::Engine { health, .. }) if !health.reachable => self.note(paint(
+                RED,
+                format!(
+                    "the Docker engine does not answer: {}",
+                    health.error.unwrap_or_default()
+                ),
+            )),
+            Ok(Event::Engine { .. }) => {}
+            Err(e) => tracing::debug!(error = %e, "unreadable event"),
+        }
+    }
 }
 
 fn print_progress(elapsed: Duration, status: &ServiceStatus) {
@@ -182,9 +220,7 @@ fn print_summary(stack: &Stack, report: &UpReport) {
                 s.service.clone(),
                 paint(phase_style(s.phase), s.phase),
                 s.ports_text(),
-                s.taken
-                    .map(|t| format!("{t:?}").to_lowercase())
-                    .unwrap_or_default(),
+                s.taken.map(|t| t.as_str().to_string()).unwrap_or_default(),
             ]);
             first = false;
         }
@@ -195,18 +231,7 @@ fn print_summary(stack: &Stack, report: &UpReport) {
         output::table(&["TIER", "SERVICE", "STATE", "PORTS", "CONTAINER"], &rows)
     );
     for s in report.services.iter().filter(|s| !s.phase.is_good()) {
-        if let Some(detail) = &s.detail {
-            anstream::println!("\n{} {}:", paint(RED, "✗"), paint(BOLD, &s.service));
-            // A dependent's detail repeats its dependency's log; the cause is shown once, there.
-            let lines = if detail.starts_with("dependency `") {
-                1
-            } else {
-                usize::MAX
-            };
-            for line in detail.lines().take(lines) {
-                anstream::println!("    {line}");
-            }
-        }
+        print_failure(s);
     }
     let elapsed = output::human_ms(report.elapsed_ms);
     if report.ok {
@@ -222,6 +247,27 @@ fn print_summary(stack: &Stack, report: &UpReport) {
             paint(RED, "✗"),
             if failed == 1 { "" } else { "s" }
         );
+    }
+}
+
+/// Why a service is not up: the cause once, where it happened (a dependent says which
+/// dependency failed; the dependency shows the log lines).
+fn print_failure(s: &ServiceStatus) {
+    let (headline, lines): (String, &[String]) = match &s.failure {
+        Some(failure @ ServiceFailure::Dependency { .. }) => (failure.headline(), &[]),
+        Some(failure) => (failure.headline(), failure.last_lines()),
+        None => match &s.detail {
+            Some(detail) => (detail.clone(), &[]),
+            None => return,
+        },
+    };
+    anstream::println!(
+        "\n{} {}: {headline}",
+        paint(RED, "✗"),
+        paint(BOLD, format!("service `{}`", s.service))
+    );
+    for line in lines {
+        anstream::println!("    {line}");
     }
 }
 

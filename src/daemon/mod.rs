@@ -1,26 +1,34 @@
-//! The per-project daemon: owns the orchestrator and its status board, follows the engine's
-//! events, and serves the API on a Unix socket that only its owner can open, and the web UI (the
-//! same API plus the page) on 127.0.0.1 behind a per-daemon token (`web`).
+//! The per-project daemon: owns the operations layer (and through it the orchestrator and the
+//! status board), follows the engine, runs the dev loop, and serves the API on a Unix socket that
+//! only its owner can open, and the web UI (the page and what it uses) on 127.0.0.1 behind a
+//! per-daemon token (`web`). Both listeners go through [`serve::serve`] (timeouts, caps).
 //!
-//! One daemon per project: a lock file held for the daemon's life keeps a second one out. It keeps
-//! no state of its own beyond what Docker's labels can rebuild, so `kill -9` loses nothing.
+//! One daemon per project: a lock file held for the daemon's life keeps a second one out. Its
+//! state is the board's, which the engine's labels and a reconcile rebuild, so `kill -9` loses
+//! nothing that matters.
 
 pub mod api;
-pub mod devloop;
+pub mod serve;
 pub mod web;
 
 use std::fs::File;
+use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::UnixListener;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{mpsc, watch};
+use tokio_util::task::TaskTracker;
 
 use crate::engine::{Engine, EngineError};
-use crate::orchestrator::Orchestrator;
-use crate::orchestrator::status::StatusBoard;
+use crate::ops::Operations;
 use crate::paths::ProjectPaths;
-use crate::stack::model::Stack;
+use crate::protocol::WebUiInfo;
+use crate::watch::Change;
+
+/// How long a shutdown waits for operations still running (an `up`, a rebuild) to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -34,6 +42,8 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    StateDir(#[from] crate::paths::PathsError),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
@@ -43,44 +53,40 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError 
 
 /// Shared by every request handler.
 pub struct DaemonState {
-    pub project: String,
-    pub orchestrator: Orchestrator,
-    /// The stack of the last `up` (None until one arrives).
-    pub stack: watch::Sender<Option<Arc<Stack>>>,
-    /// Serializes operations that change containers (up, down).
-    pub op_lock: Mutex<()>,
+    pub ops: Arc<Operations>,
     pub started_ms: u64,
     pub build_id: String,
     /// Flips to true when the daemon should stop serving.
     pub shutdown: watch::Sender<bool>,
-    pub devloop: devloop::DevLoop,
-    /// The running source-tree watch (replaced on every `up`) and where it sends changes.
-    watch: std::sync::Mutex<Option<crate::watch::WatchHandle>>,
-    changes: tokio::sync::mpsc::Sender<crate::watch::Change>,
     /// Where the web UI listens, or why it does not.
-    pub web_ui: Result<api::WebUiInfo, String>,
+    pub web_ui: Result<WebUiInfo, String>,
 }
 
 impl DaemonState {
+    /// The state of a daemon for `engine`'s `project`; the watcher's changes go to the returned
+    /// receiver (hand it to [`serve`]).
+    pub fn new(
+        engine: Engine,
+        project: String,
+        web_ui: Result<WebUiInfo, String>,
+    ) -> (Arc<DaemonState>, mpsc::Receiver<Change>) {
+        let (changes_tx, changes_rx) = mpsc::channel(256);
+        let state = Arc::new(DaemonState {
+            ops: Operations::new(engine, project, changes_tx),
+            started_ms: crate::protocol::now_ms(),
+            build_id: crate::paths::build_id(),
+            shutdown: watch::Sender::new(false),
+            web_ui,
+        });
+        (state, changes_rx)
+    }
+
     pub fn request_shutdown(&self) {
         self.shutdown.send_replace(true);
     }
 
-    /// (Re)start watching the source tree of `stack`.
-    pub fn restart_watch(&self, stack: &Stack) {
-        let mut slot = self.watch.lock().unwrap_or_else(|p| p.into_inner());
-        *slot = None;
-        if std::env::var("NOVADEV_WATCH").is_ok_and(|v| v == "0") {
-            return;
-        }
-        match crate::watch::spawn(stack, self.changes.clone()) {
-            Ok(handle) => *slot = handle,
-            Err(e) => tracing::warn!(error = %e, "not watching the source tree"),
-        }
-    }
-
     /// A future that resolves once shutdown is requested.
-    pub fn shutdown_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+    pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut rx = self.shutdown.subscribe();
         async move {
             let _ = rx.wait_for(|stop| *stop).await;
@@ -91,21 +97,20 @@ impl DaemonState {
 /// Run the daemon for `project` until asked to stop (API `down`/`shutdown`, SIGTERM, SIGINT).
 pub async fn run(project: String) -> Result<(), DaemonError> {
     let paths = ProjectPaths::for_project(&project);
-    paths
-        .create()
-        .map_err(io(format!("creating {}", paths.dir.display())))?;
+    paths.prepare()?;
     let lock =
         File::create(&paths.lock).map_err(io(format!("opening {}", paths.lock.display())))?;
     // A daemon being replaced (another build of novadev) closes its socket a moment before it
     // exits and releases the lock: wait a little for it rather than give up at once.
-    let lock_deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let lock_deadline = std::time::Instant::now() + Duration::from_secs(5);
     while lock.try_lock().is_err() {
         if std::time::Instant::now() > lock_deadline {
             return Err(DaemonError::AlreadyRunning(project));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let engine = Engine::connect().await?;
+    let (socket_limits, web_limits) = serve::Limits::for_listeners(serve::raise_open_file_limit());
 
     // Before the socket answers, so that whoever finds the daemon also finds its token. A web UI
     // that cannot be served (port taken) leaves the daemon and its CLI working; `info` says why.
@@ -115,7 +120,7 @@ pub async fn run(project: String) -> Result<(), DaemonError> {
     };
     let (web, web_ui) = match web {
         Ok(web) => {
-            let info = api::WebUiInfo {
+            let info = WebUiInfo {
                 url: web.url(),
                 port: web.port,
             };
@@ -133,84 +138,104 @@ pub async fn run(project: String) -> Result<(), DaemonError> {
         .map_err(io(format!("binding {}", paths.socket.display())))?;
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))
         .map_err(io("restricting the socket"))?;
-    std::fs::write(&paths.pid, std::process::id().to_string())
+    crate::paths::write_atomic(&paths.pid, std::process::id().to_string().as_bytes(), 0o600)
         .map_err(io(format!("writing {}", paths.pid.display())))?;
 
-    let board = Arc::new(StatusBoard::new());
-    let (stack_tx, stack_rx) = watch::channel(None);
-    let (shutdown_tx, _) = watch::channel(false);
-    let (changes_tx, changes_rx) = tokio::sync::mpsc::channel(256);
-    let state = Arc::new(DaemonState {
-        project: project.clone(),
-        orchestrator: Orchestrator::new(engine, board),
-        stack: stack_tx,
-        op_lock: Mutex::new(()),
-        started_ms: crate::orchestrator::status::now_ms(),
-        build_id: crate::paths::build_id(),
-        shutdown: shutdown_tx,
-        devloop: devloop::DevLoop::new(),
-        watch: std::sync::Mutex::new(None),
-        changes: changes_tx,
-        web_ui,
-    });
-    let dev_loop = tokio::spawn(devloop::run(state.clone(), changes_rx));
+    let (state, changes) = DaemonState::new(engine, project.clone(), web_ui);
     tracing::info!(project = %project, socket = %paths.socket.display(), "daemon listening");
-    let web_server = web.map(|web| {
-        tracing::info!(url = %web.url(), "web UI listening");
-        let app = web::router(api::router(state.clone()), web.token, web.port);
-        let stop = state.shutdown_signal();
+    {
+        let state = state.clone();
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(web.listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!(error = %e, "the web UI stopped serving");
+            let stop = state.shutdown_signal();
+            tokio::select! {
+                () = wait_for_signal() => {
+                    tracing::info!("signal received; shutting down");
+                    state.request_shutdown();
+                }
+                () = stop => {}
             }
-        })
-    });
-
-    let watcher = {
-        let state = state.clone();
-        tokio::spawn(async move {
-            state
-                .orchestrator
-                .watch_events(state.project.clone(), stack_rx)
-                .await;
-        })
-    };
-    let signals = {
-        let state = state.clone();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("signal received; shutting down");
-            state.request_shutdown();
-        })
-    };
-
-    let app = api::router(state.clone());
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(state.shutdown_signal())
-        .await;
-    watcher.abort();
-    signals.abort();
-    dev_loop.abort();
-    state.watch.lock().unwrap_or_else(|p| p.into_inner()).take();
-    if let Some(mut server) = web_server {
-        // Its streams end with the shutdown signal; a browser that holds on is not waited for.
-        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut server)
-            .await
-            .is_err()
-        {
-            server.abort();
-        }
+        });
     }
+    let listeners = Listeners {
+        socket: listener,
+        socket_limits,
+        web: web.map(|w| (w, web_limits)),
+    };
+    serve(state, listeners, changes).await;
     let _ = std::fs::remove_file(&paths.socket);
     let _ = std::fs::remove_file(&paths.pid);
     let _ = std::fs::remove_file(&paths.ui_token);
     drop(lock);
-    served.map_err(io("serving the API"))?;
     tracing::info!("daemon stopped");
     Ok(())
+}
+
+/// Where a daemon serves.
+pub struct Listeners {
+    pub socket: UnixListener,
+    pub socket_limits: serve::Limits,
+    pub web: Option<(web::WebUi, serve::Limits)>,
+}
+
+/// Serve `state` until its shutdown is requested: the API on the socket, the web UI, the engine
+/// follower and the dev loop, each a tracked task. Then stop accepting, end the background work,
+/// and wait (bounded) for operations in flight.
+pub async fn serve(state: Arc<DaemonState>, listeners: Listeners, changes: mpsc::Receiver<Change>) {
+    let ops = state.ops.clone();
+    let background = TaskTracker::new();
+    {
+        let ops = ops.clone();
+        let stop = state.shutdown_signal();
+        background.spawn(async move {
+            tokio::select! {
+                () = crate::ops::devloop::run(ops, changes) => {}
+                () = stop => {}
+            }
+        });
+    }
+    {
+        let ops = ops.clone();
+        let stop = state.shutdown_signal();
+        background.spawn(async move {
+            let project = ops.project().to_string();
+            tokio::select! {
+                () = ops.orchestrator().follow_engine(project, ops.stack_updates()) => {}
+                () = stop => {}
+            }
+        });
+    }
+    if let Some((web, limits)) = listeners.web {
+        tracing::info!(url = %web.url(), "web UI listening");
+        let app = web::router(api::web_router(state.clone()), web.token, web.port);
+        background.spawn(serve::serve(
+            web.listener,
+            app,
+            limits,
+            state.shutdown_signal(),
+        ));
+    }
+    let app = api::router(state.clone());
+    serve::serve(
+        listeners.socket,
+        app,
+        listeners.socket_limits,
+        state.shutdown_signal(),
+    )
+    .await;
+
+    ops.stop_watching();
+    background.close();
+    ops.tasks().close();
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        background.wait().await;
+        ops.tasks().wait().await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "operations still running after {SHUTDOWN_GRACE:?}; stopping without them (the next `up` picks up where they left)"
+        );
+    }
 }
 
 async fn wait_for_signal() {

@@ -2,16 +2,21 @@
 //! it, and the static page (`ui/`, embedded in the binary at build time).
 //!
 //! Owns: making the token (OS RNG, 256 bits) and writing it owner-only into the project's state
-//! dir; the check in front of *every* request on the TCP listener (page, scripts, API, SSE alike);
-//! the static files. Must not talk to Docker or keep service state: the page uses the same API
-//! routes as the CLI ([`super::api::router`]), mounted here behind the check.
+//! dir; the checks in front of every request on the TCP listener; the static files. Must not talk
+//! to Docker or keep service state: the page uses the part of the API it needs
+//! ([`super::api::web_router`]: read-only status, events, logs, and restart / rebuild / stop /
+//! start of a service of the loaded stack), mounted here behind the checks. `up`, `down`,
+//! `shutdown` and anything that names a file or a command exist on the Unix socket only.
 //!
-//! A request is let in when it presents the token as `?token=…` (what the printed URL carries and
-//! what works for `EventSource`, which cannot send headers), as the cookie this module sets on
-//! the first authenticated page load (HttpOnly, SameSite=Strict, named per port because cookies
-//! do not tell ports apart), or as `Authorization: Bearer …` for scripts. Anything else gets 401.
-//! The page itself, loaded with `?token=`, is answered with a redirect to `/` that sets the cookie,
-//! so the token does not stay in the address bar or the history.
+//! The checks:
+//! - every request: the `Host` must be this machine's loopback with our port (a page elsewhere
+//!   that rebinds its own name to 127.0.0.1 cannot reach us under that name);
+//! - the API: the token as `Authorization: Bearer …`, nowhere else (a cookie would go to every
+//!   server on 127.0.0.1, since cookies ignore ports; a query string ends up in logs and history);
+//!   a request another origin started (its `Origin` or `Sec-Fetch-Site` says so) is refused.
+//!   The page keeps the token in sessionStorage, having read it from the address's fragment,
+//!   which browsers never send to a server.
+//! - the page and its assets need no token: they hold no data.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -21,14 +26,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
-use super::api::ApiError;
+use crate::protocol::{ApiError, ErrorKind};
 
 /// Pins the web UI's port (default: an ephemeral one chosen by the OS).
 pub const PORT_ENV: &str = "NOVADEV_UI_PORT";
@@ -105,25 +110,16 @@ impl Token {
         std::hint::black_box(difference) == 0
     }
 
-    /// Write the token to `path`, readable and writable by the owner only. A file left by an
-    /// earlier daemon is replaced, never reused.
+    /// Write the token to `path`, readable and writable by the owner only, all or nothing (a full
+    /// disk leaves no empty token behind). A file left by an earlier daemon is replaced, never
+    /// reused.
     pub fn write_to(&self, path: &Path) -> Result<(), WebError> {
-        let failed = |source| WebError::TokenFile {
-            path: path.to_path_buf(),
-            source,
-        };
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(failed(e)),
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(failed)?;
-        file.write_all(self.secret.as_bytes()).map_err(failed)
+        crate::paths::write_atomic(path, self.secret.as_bytes(), 0o600).map_err(|source| {
+            WebError::TokenFile {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
     }
 }
 
@@ -179,24 +175,43 @@ pub fn base_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}/")
 }
 
-/// The address to open: the page with the token.
+/// The address to open: the page with the token in the fragment, which the browser keeps to
+/// itself (the page moves it into sessionStorage).
 pub fn url_with_token(base: &str, token: &str) -> String {
-    format!("{base}?token={token}")
+    format!("{base}#token={token}")
+}
+
+/// A page that sends the browser on to the web UI with its token, for `novadev ui --open`: the
+/// browser is given this file's path, so the token is never on a process's command line. The
+/// file is written owner-only beside the token itself.
+pub fn write_opener(path: &Path, url_with_token: &str) -> std::io::Result<()> {
+    let html = format!(
+        "<!doctype html><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={url_with_token}\"><title>novadev</title>"
+    );
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(html.as_bytes())
 }
 
 struct Guard {
     token: Token,
     port: u16,
-    cookie: String,
 }
 
-/// Everything the TCP listener serves: the static page and `api`, all behind the token check.
+/// Everything the TCP listener serves: the static page, and `api` behind the token and origin
+/// checks.
 pub fn router(api: Router, token: Token, port: u16) -> Router {
-    let guard = Arc::new(Guard {
-        token,
-        port,
-        cookie: format!("novadev_ui_{port}"),
-    });
+    let guard = Arc::new(Guard { token, port });
+    let api = api.layer(middleware::from_fn_with_state(guard.clone(), check_api));
     Router::new()
         .route("/", get(index))
         .route("/index.html", get(index))
@@ -204,7 +219,7 @@ pub fn router(api: Router, token: Token, port: u16) -> Router {
         .route("/style.css", get(style_css))
         .merge(api)
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(guard, check))
+        .layer(middleware::from_fn_with_state(guard, check_host))
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
@@ -212,6 +227,7 @@ fn refuse(status: StatusCode, message: &str) -> Response {
         status,
         axum::Json(ApiError {
             error: message.to_string(),
+            kind: ErrorKind::Runtime,
         }),
     )
         .into_response();
@@ -224,39 +240,14 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     response
 }
 
-/// What a request presents as the token, wherever it carries it.
-fn presented<'a>(request: &'a Request, cookie_name: &str) -> Vec<&'a str> {
-    let mut found = Vec::new();
-    if let Some(query) = request.uri().query() {
-        found.extend(
-            query
-                .split('&')
-                .filter_map(|pair| pair.split_once('='))
-                .filter(|(key, _)| *key == "token")
-                .map(|(_, value)| value),
-        );
-    }
-    for value in request.headers().get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else {
-            continue;
-        };
-        found.extend(
-            value
-                .split(';')
-                .filter_map(|pair| pair.trim().split_once('='))
-                .filter(|(name, _)| *name == cookie_name)
-                .map(|(_, value)| value),
-        );
-    }
-    if let Some(bearer) = request
+/// The bearer token a request presents, if any.
+fn bearer(request: &Request) -> Option<&str> {
+    request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        found.push(bearer.trim());
-    }
-    found
+        .map(str::trim)
 }
 
 /// Only names of this machine's loopback, with our port: a page elsewhere that rebinds its own
@@ -272,51 +263,55 @@ fn host_is_ours(headers: &HeaderMap, port: u16) -> bool {
         && matches!(name, "127.0.0.1" | "localhost" | "[::1]")
 }
 
-fn is_page(request: &Request) -> bool {
-    request.method() == Method::GET && matches!(request.uri().path(), "/" | "/index.html")
+/// Whether a browser says another origin started this request. `Origin` is sent on every
+/// cross-origin request and on same-origin writes; `Sec-Fetch-Site` by every current browser.
+/// Neither is sent by scripts (curl), which the token alone admits.
+fn foreign_origin(headers: &HeaderMap, port: u16) -> Option<String> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("(unreadable)");
+        let ours = ["127.0.0.1", "localhost", "[::1]"]
+            .iter()
+            .any(|name| origin == format!("http://{name}:{port}"));
+        if !ours {
+            return Some(format!("origin {origin}"));
+        }
+    }
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("(unreadable)");
+        if !matches!(site, "same-origin" | "none") {
+            return Some(format!("a {site} request"));
+        }
+    }
+    None
 }
 
-async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+async fn check_host(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     if !host_is_ours(request.headers(), guard.port) {
-        return refuse(
+        return with_common_headers(refuse(
             StatusCode::FORBIDDEN,
             "the novadev web UI answers only to 127.0.0.1 and localhost",
-        );
+        ));
     }
-    let tokens = presented(&request, &guard.cookie);
-    // Every presented value is compared: a stale bookmark beside a fresh cookie still gets in.
-    let authorized = tokens
-        .iter()
-        .fold(false, |ok, t| guard.token.matches(t) | ok);
+    with_common_headers(next.run(request).await)
+}
+
+async fn check_api(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let authorized = bearer(&request).is_some_and(|t| guard.token.matches(t));
     if !authorized {
-        let message = if tokens.is_empty() {
-            "this novadev web UI needs its token: open the URL `novadev ui` prints"
+        let message = if bearer(&request).is_none() {
+            "this novadev web UI needs its token (as `Authorization: Bearer …`): open the URL `novadev ui` prints"
         } else {
             "wrong token for this novadev daemon: open the URL `novadev ui` prints"
         };
         return refuse(StatusCode::UNAUTHORIZED, message);
     }
-    let query_has_token = request
-        .uri()
-        .query()
-        .is_some_and(|q| q.split('&').any(|p| p.starts_with("token=")));
-    if is_page(&request) && query_has_token {
-        let cookie = format!(
-            "{}={}; Path=/; HttpOnly; SameSite=Strict",
-            guard.cookie,
-            guard.token.as_str()
+    if let Some(foreign) = foreign_origin(request.headers(), guard.port) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &format!("refused: {foreign} is not this web UI's own"),
         );
-        let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
-        match HeaderValue::from_str(&cookie) {
-            Ok(value) => {
-                response.headers_mut().insert(header::SET_COOKIE, value);
-                return with_common_headers(response);
-            }
-            // Cannot happen with a hex token; serve the page rather than fail.
-            Err(_) => return with_common_headers(next.run(request).await),
-        }
     }
-    with_common_headers(next.run(request).await)
+    next.run(request).await
 }
 
 fn with_common_headers(mut response: Response) -> Response {
@@ -375,7 +370,10 @@ mod tests {
     fn app() -> (Router, String) {
         let token = Token::generate().unwrap();
         let secret = token.as_str().to_string();
-        let api = Router::new().route("/v1/info", get(|| async { "info" }));
+        let api = Router::new().route(
+            "/v1/info",
+            get(|| async { "info" }).post(|| async { "info" }),
+        );
         (router(api, token, PORT), secret)
     }
 
@@ -422,123 +420,153 @@ mod tests {
         assert_eq!(read_token(&path).unwrap(), token.as_str());
     }
 
+    fn post_req(uri: &str, secret: &str) -> axum::http::request::Builder {
+        get_req(uri)
+            .method("POST")
+            .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+    }
+
     #[tokio::test]
-    async fn every_path_without_the_token_is_refused() {
-        let (app, _) = app();
-        for path in [
-            "/",
-            "/index.html",
-            "/app.js",
-            "/style.css",
-            "/v1/info",
-            "/nope",
+    async fn the_api_without_the_bearer_token_is_refused_whatever_else_is_presented() {
+        let (app, secret) = app();
+        let response = send(&app, get_req("/v1/info").body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(body(response).await.contains("needs its token"));
+        // The right token, but where a browser would carry it to other servers: refused.
+        for request in [
+            get_req(&format!("/v1/info?token={secret}")),
+            get_req("/v1/info").header(header::COOKIE, format!("novadev_ui_{PORT}={secret}")),
+            get_req("/v1/info").header(header::COOKIE, format!("token={secret}")),
         ] {
-            let response = send(&app, get_req(path).body(Body::empty()).unwrap()).await;
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+            let response = send(&app, request.body(Body::empty()).unwrap()).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         }
-        let response = send(
-            &app,
-            get_req("/v1/info?token=0123").body(Body::empty()).unwrap(),
-        )
-        .await;
+        let wrong = get_req("/v1/info")
+            .header(header::AUTHORIZATION, "Bearer 0123")
+            .body(Body::empty())
+            .unwrap();
+        let response = send(&app, wrong).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(body(response).await.contains("wrong token"));
-        let other_port_cookie = get_req("/v1/info")
-            .header(header::COOKIE, "novadev_ui_1=whatever")
-            .body(Body::empty())
-            .unwrap();
-        assert_eq!(
-            send(&app, other_port_cookie).await.status(),
-            StatusCode::UNAUTHORIZED
-        );
     }
 
     #[tokio::test]
-    async fn the_page_with_its_token_sets_the_cookie_and_drops_the_token_from_the_url() {
+    async fn the_bearer_token_opens_the_api_and_no_cookie_is_ever_set() {
         let (app, secret) = app();
         let response = send(
             &app,
-            get_req(&format!("/?token={secret}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        assert_eq!(response.headers()[header::LOCATION], "/");
-        let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
-        assert!(cookie.starts_with(&format!("novadev_ui_{PORT}={secret};")));
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-
-        let with_cookie = get_req("/")
-            .header(
-                header::COOKIE,
-                format!("other=1; novadev_ui_{PORT}={secret}"),
-            )
-            .body(Body::empty())
-            .unwrap();
-        let response = send(&app, with_cookie).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        assert!(
-            response.headers()[header::CONTENT_SECURITY_POLICY]
-                .to_str()
-                .unwrap()
-                .contains("script-src 'self'")
-        );
-        assert!(body(response).await.contains("<table"));
-    }
-
-    #[tokio::test]
-    async fn query_token_and_bearer_open_the_api_and_scripts() {
-        let (app, secret) = app();
-        let response = send(
-            &app,
-            get_req(&format!("/v1/info?token={secret}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(body(response).await, "info");
-        let response = send(
-            &app,
-            get_req("/app.js")
+            get_req("/v1/info")
                 .header(header::AUTHORIZATION, format!("Bearer {secret}"))
                 .body(Body::empty())
                 .unwrap(),
         )
         .await;
         assert_eq!(response.status(), StatusCode::OK);
-        assert!(
-            response.headers()[header::CONTENT_TYPE]
-                .to_str()
-                .unwrap()
-                .starts_with("text/javascript")
-        );
-        let response = send(
+        assert!(response.headers().get(header::SET_COOKIE).is_none());
+        assert_eq!(body(response).await, "info");
+        let page = send(
             &app,
-            get_req(&format!("/nope?token={secret}"))
+            get_req(&format!("/?token={secret}"))
                 .body(Body::empty())
                 .unwrap(),
         )
         .await;
+        assert!(page.headers().get(header::SET_COOKIE).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_page_and_its_assets_are_served_without_the_token() {
+        let (app, _) = app();
+        for (path, kind) in [
+            ("/", "text/html"),
+            ("/index.html", "text/html"),
+            ("/app.js", "text/javascript"),
+            ("/style.css", "text/css"),
+        ] {
+            let response = send(&app, get_req(path).body(Body::empty()).unwrap()).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let headers = response.headers();
+            assert!(
+                headers[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with(kind)
+            );
+            assert!(
+                headers[header::CONTENT_SECURITY_POLICY]
+                    .to_str()
+                    .unwrap()
+                    .contains("script-src 'self'")
+            );
+            assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        }
+        let response = send(&app, get_req("/nope").body(Body::empty()).unwrap()).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn requests_started_by_another_origin_are_refused_even_with_the_token() {
+        let (app, secret) = app();
+        for (name, value) in [
+            ("origin", "http://127.0.0.1:8080".to_string()),
+            ("origin", format!("http://evil.example:{PORT}")),
+            ("origin", "null".to_string()),
+            ("sec-fetch-site", "same-site".to_string()),
+            ("sec-fetch-site", "cross-site".to_string()),
+        ] {
+            let request = post_req("/v1/info", &secret)
+                .header(name, value.as_str())
+                .body(Body::empty())
+                .unwrap();
+            let response = send(&app, request).await;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        }
+        // The page's own requests carry its origin and same-origin: let in.
+        let own = get_req("/v1/info")
+            .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+            .header(header::ORIGIN, format!("http://localhost:{PORT}"))
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(send(&app, own).await.status(), StatusCode::OK);
     }
 
     #[tokio::test]
     async fn a_foreign_host_name_is_refused_even_with_the_token() {
         let (app, secret) = app();
-        let request = Request::builder()
-            .uri(format!("/v1/info?token={secret}"))
+        for host in [format!("evil.example:{PORT}"), "localhost:1".to_string()] {
+            let request = Request::builder()
+                .uri("/v1/info")
+                .header(header::HOST, host)
+                .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+                .body(Body::empty())
+                .unwrap();
+            assert_eq!(send(&app, request).await.status(), StatusCode::FORBIDDEN);
+        }
+        let page = Request::builder()
+            .uri("/")
             .header(header::HOST, format!("evil.example:{PORT}"))
             .body(Body::empty())
             .unwrap();
-        assert_eq!(send(&app, request).await.status(), StatusCode::FORBIDDEN);
-        let request = Request::builder()
-            .uri(format!("/v1/info?token={secret}"))
-            .header(header::HOST, "localhost:1")
-            .body(Body::empty())
-            .unwrap();
-        assert_eq!(send(&app, request).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(send(&app, page).await.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn the_opener_page_forwards_with_the_token_in_the_fragment_and_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("open-ui.html");
+        let url = url_with_token(&base_url(4242), "abc123");
+        assert_eq!(url, "http://127.0.0.1:4242/#token=abc123");
+        write_opener(&path, &url).unwrap();
+        write_opener(&path, &url).unwrap();
+        let html = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            html.contains("url=http://127.0.0.1:4242/#token=abc123"),
+            "{html}"
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     #[test]

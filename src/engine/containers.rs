@@ -171,12 +171,7 @@ pub fn spec_for(
         start_interval: h.start_interval.map(nanos),
     });
 
-    // novadev applies the stack's restart policy itself (crash-loop backoff it can show, with
-    // the next retry time), so the engine must not restart containers on its own.
-    let restart_policy = Some(DockerRestart {
-        name: Some(RestartPolicyNameEnum::NO),
-        maximum_retry_count: None,
-    });
+    let restart_policy = Some(restart_policy_for(svc.restart));
 
     // The first network (sorted, `default` first if present) is joined at create; the rest after.
     let mut nets: Vec<(&String, &crate::stack::model::ServiceNetwork)> =
@@ -244,6 +239,147 @@ pub fn spec_for(
         name: stack.container_name(service),
         body,
         extra_networks,
+    }
+}
+
+/// The stack's restart policy, applied by the engine itself: so that, as with Compose, services
+/// with `restart: always` or `unless-stopped` come back after the engine or the host restarts,
+/// with no daemon of ours running. novadev shows the crash loop from the engine's restart count.
+pub fn restart_policy_for(policy: crate::stack::model::RestartPolicy) -> DockerRestart {
+    use crate::stack::model::RestartPolicy;
+    let (name, maximum_retry_count) = match policy {
+        RestartPolicy::No => (RestartPolicyNameEnum::NO, None),
+        RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
+        RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
+        RestartPolicy::OnFailure(max) => (RestartPolicyNameEnum::ON_FAILURE, max.map(i64::from)),
+    };
+    DockerRestart {
+        name: Some(name),
+        maximum_retry_count,
+    }
+}
+
+/// A container's health as the engine judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthStatus {
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// The healthcheck a container runs (the stack's, or its image's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Healthcheck {
+    /// Docker's form: `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]`.
+    pub test: Vec<String>,
+    pub timeout: Option<std::time::Duration>,
+    pub start_interval: Option<std::time::Duration>,
+}
+
+/// A published port of a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundPort {
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: String,
+}
+
+/// What novadev reads of an inspected container (bollard's types stay inside the engine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerDetails {
+    pub running: bool,
+    pub restarting: bool,
+    pub exit_code: Option<i64>,
+    /// How often the engine restarted it under its restart policy.
+    pub restart_count: u32,
+    pub health: Option<HealthStatus>,
+    /// The last healthcheck's output, when there was one.
+    pub health_output: Option<String>,
+    pub healthcheck: Option<Healthcheck>,
+    pub ports: Vec<BoundPort>,
+    /// When it last exited (RFC 3339), if it has.
+    pub finished_at: Option<String>,
+}
+
+impl ContainerDetails {
+    /// Running, or being restarted by the engine.
+    pub fn is_up(&self) -> bool {
+        self.running || self.restarting
+    }
+}
+
+fn duration_from_nanos(n: Option<i64>) -> Option<std::time::Duration> {
+    n.filter(|n| *n > 0)
+        .and_then(|n| u64::try_from(n).ok())
+        .map(std::time::Duration::from_nanos)
+}
+
+fn details_of(inspect: ContainerInspectResponse) -> ContainerDetails {
+    let state = inspect.state.unwrap_or_default();
+    let (health, health_output) = match state.health {
+        Some(h) => {
+            let status = match h.status.map(|s| s.to_string()).as_deref() {
+                Some("healthy") => Some(HealthStatus::Healthy),
+                Some("unhealthy") => Some(HealthStatus::Unhealthy),
+                Some("starting") => Some(HealthStatus::Starting),
+                _ => None,
+            };
+            let output = h
+                .log
+                .unwrap_or_default()
+                .last()
+                .and_then(|r| r.output.clone())
+                .map(|o| o.trim().to_string());
+            (status, output)
+        }
+        None => (None, None),
+    };
+    let healthcheck = inspect
+        .config
+        .and_then(|c| c.healthcheck)
+        .map(|hc| Healthcheck {
+            test: hc.test.unwrap_or_default(),
+            timeout: duration_from_nanos(hc.timeout),
+            start_interval: duration_from_nanos(hc.start_interval),
+        });
+    let mut ports = Vec::new();
+    for (key, bindings) in inspect
+        .network_settings
+        .and_then(|n| n.ports)
+        .unwrap_or_default()
+    {
+        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let Ok(container_port) = port.parse::<u16>() else {
+            continue;
+        };
+        for b in bindings.unwrap_or_default() {
+            if let Some(host_port) = b.host_port.and_then(|p| p.parse().ok()) {
+                ports.push(BoundPort {
+                    host_ip: b.host_ip.unwrap_or_default(),
+                    host_port,
+                    container_port,
+                    protocol: proto.to_string(),
+                });
+            }
+        }
+    }
+    ports.sort_by_key(|p| (p.container_port, p.host_port));
+    ContainerDetails {
+        running: state.running == Some(true),
+        restarting: state.restarting == Some(true),
+        exit_code: state.exit_code,
+        restart_count: inspect
+            .restart_count
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+        health,
+        health_output,
+        healthcheck,
+        ports,
+        finished_at: state
+            .finished_at
+            .filter(|t| !t.is_empty() && !t.starts_with("0001-")),
     }
 }
 
@@ -363,10 +499,12 @@ impl Engine {
         }
     }
 
-    pub async fn inspect_container(
-        &self,
-        id: &str,
-    ) -> Result<ContainerInspectResponse, EngineError> {
+    /// What novadev needs to know of one container.
+    pub async fn inspect(&self, id: &str) -> Result<ContainerDetails, EngineError> {
+        self.inspect_raw(id).await.map(details_of)
+    }
+
+    async fn inspect_raw(&self, id: &str) -> Result<ContainerInspectResponse, EngineError> {
         self.docker()
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
@@ -384,10 +522,7 @@ impl Engine {
             // bollard reports a non-zero exit as an error carrying the code.
             Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
             Some(Err(e)) => Err(EngineError::api(format!("waiting for container {id}"))(e)),
-            None => {
-                let inspect = self.inspect_container(id).await?;
-                Ok(inspect.state.and_then(|s| s.exit_code).unwrap_or(-1))
-            }
+            None => Ok(self.inspect(id).await?.exit_code.unwrap_or(-1)),
         }
     }
 }

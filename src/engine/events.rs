@@ -21,17 +21,20 @@ pub struct ContainerEvent {
 }
 
 impl Engine {
-    /// Container events of `project` from now on. The stream ends when the engine connection
-    /// breaks; callers reconnect with backoff.
+    /// Container events of `project` from `since` (Unix seconds; the engine replays what happened
+    /// after it) or from now on. The stream ends when the engine connection breaks; callers
+    /// reconnect with backoff.
     pub fn container_events(
         &self,
         project: &str,
+        since: Option<i64>,
     ) -> impl Stream<Item = Result<ContainerEvent, EngineError>> + Send + 'static {
         let mut filters = HashMap::new();
         filters.insert("type".to_string(), vec!["container".to_string()]);
         filters.insert("label".to_string(), vec![labels::project_filter(project)]);
         let options = EventsOptions {
             filters: Some(filters),
+            since: since.map(|s| s.to_string()),
             ..Default::default()
         };
         self.docker()

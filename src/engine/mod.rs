@@ -135,7 +135,23 @@ impl Engine {
         })
     }
 
-    pub fn docker(&self) -> &Docker {
+    /// An engine handle that talks to nothing: every call fails as an unreachable engine does.
+    /// For tests of what must work (or fail clearly) without Docker.
+    #[cfg(test)]
+    pub(crate) fn unconnected() -> Engine {
+        // Port 1 on loopback: nothing listens, so every call is refused at once.
+        let host = "http://127.0.0.1:1";
+        let docker = Docker::connect_with_http(host, 1, bollard::API_DEFAULT_VERSION)
+            .expect("a client for an address");
+        Engine {
+            docker,
+            host: host.to_string(),
+            version: "test".into(),
+            api_version: "1.41".into(),
+        }
+    }
+
+    pub(crate) fn docker(&self) -> &Docker {
         &self.docker
     }
 

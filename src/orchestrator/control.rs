@@ -1,97 +1,94 @@
-//! On-demand actions on one running project's service: restart, stop, start. Used by the CLI,
-//! the TUI and the web UI through the daemon API.
+//! Restart, stop or start one service's existing container, on request (the CLI, the TUI, the
+//! web UI, a dependency declared with `restart: true`, a `develop.watch` restart rule).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::status::{Phase, ServiceStatus};
-use super::{Orchestrator, OrchestratorError, settle};
+use super::{Orchestrator, OrchestratorError, WaitLimit, grace_secs, settle};
+use crate::board::Transition;
+use crate::protocol::{ServiceStatus, Verb};
 use crate::stack::model::Stack;
 
-/// What the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    Restart,
-    Stop,
-    Start,
-}
-
 impl Orchestrator {
-    /// Restart, stop or start a service's existing container; for restart and start, wait (at
-    /// most `timeout`) until it is ready again. Returns the service's status afterwards.
+    /// Restart, stop or start a service's container; for restart and start, wait (at most
+    /// `timeout`) until it is ready again. Returns the service's status afterwards. `Rebuild` is
+    /// not an operation on a container (the dev loop owns it).
     pub async fn control(
         &self,
         stack: &Stack,
         service: &str,
-        action: Control,
+        verb: Verb,
         timeout: Duration,
     ) -> Result<ServiceStatus, OrchestratorError> {
         let Some(svc) = stack.services.get(service) else {
-            return Err(OrchestratorError::Stack(format!(
-                "no service `{service}` in project `{}`",
-                stack.name
-            )));
+            return Err(OrchestratorError::UnknownService {
+                service: service.to_string(),
+                project: stack.name.clone(),
+            });
         };
         let containers = self.engine.list_containers(&stack.name).await?;
         let Some(container) = containers.into_iter().find(|c| c.service == service) else {
-            return Err(OrchestratorError::Stack(format!(
-                "service `{service}` has no container yet; run `novadev up {service}` first"
-            )));
+            return Err(OrchestratorError::NoContainer {
+                service: service.to_string(),
+            });
         };
-        let grace = svc
-            .stop_grace_period
-            .map(|d| i32::try_from(d.as_secs()).unwrap_or(i32::MAX));
+        let grace = grace_secs(Some(stack), service);
         let id = container.id.clone();
-        let _busy = self.mark_busy(service);
-        match action {
-            Control::Stop => {
-                self.board
-                    .set(service, Phase::Stopped, Some("stopping".into()));
+        let _busy = self.board.busy(service);
+        match verb {
+            Verb::Stop => {
+                self.board.apply(service, Transition::Stopping);
                 self.engine.stop_container(&id, grace).await?;
-                self.board
-                    .set(service, Phase::Stopped, Some("stopped on request".into()));
+                self.board.apply(service, Transition::StoppedOnRequest);
             }
-            Control::Restart | Control::Start => {
-                let verb = if action == Control::Restart {
-                    "restarting"
-                } else {
-                    "starting"
-                };
-                self.board.update(service, |s| {
-                    s.phase = Phase::Starting;
-                    s.detail = Some(format!("{verb} on request"));
-                    s.container_id = Some(id.clone());
-                    s.container_name = Some(container.name.clone());
-                    s.exit_code = None;
-                });
-                if action == Control::Restart {
+            Verb::Restart | Verb::Start => {
+                self.board.apply(
+                    service,
+                    Transition::Starting {
+                        detail: format!("{} on request", verb.doing()),
+                    },
+                );
+                if verb == Verb::Restart {
                     self.engine.stop_container(&id, grace).await?;
                 }
                 self.engine.start_container(&id).await?;
-                self.board.update(service, |s| {
-                    s.started_ms = Some(super::status::now_ms());
-                    if action == Control::Restart {
-                        s.restarts += 1;
-                    }
-                });
+                let ports = super::published_ports(&self.engine, &id).await;
+                let image = svc.image_ref(&stack.name);
+                self.board.apply(
+                    service,
+                    Transition::Started {
+                        container: crate::board::ContainerRef {
+                            id: id.clone(),
+                            name: container.name.clone(),
+                        },
+                        image,
+                        ports,
+                        taken: crate::protocol::Taken::Started,
+                        fresh: true,
+                    },
+                );
+                if verb == Verb::Restart {
+                    self.board.apply(service, Transition::RestartedOnRequest);
+                }
                 let start_interval = svc.healthcheck.as_ref().and_then(|h| h.start_interval);
-                let deadline = Instant::now() + timeout;
-                if let Err(why) = settle(
+                if let Err(failure) = settle(
                     &self.engine,
                     &self.board,
                     service,
                     &id,
                     start_interval,
-                    deadline,
+                    WaitLimit::from_now(timeout),
                     true,
                 )
                 .await
                 {
-                    self.board.set(service, Phase::Failed, Some(why));
+                    self.board.apply(service, Transition::Failed(failure));
                 }
             }
+            Verb::Rebuild => return Err(OrchestratorError::NotAContainerVerb(verb)),
         }
-        self.board.get(service).ok_or_else(|| {
-            OrchestratorError::Stack(format!("service `{service}` vanished from the board"))
-        })
+        Ok(self
+            .board
+            .get(service)
+            .unwrap_or_else(|| ServiceStatus::new(service)))
     }
 }

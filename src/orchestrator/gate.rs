@@ -1,6 +1,7 @@
 //! Gates: what one service has reached during an `up`, as its dependents see it, and whether that
 //! satisfies a `depends_on` condition. Pure, so every Compose rule here is unit-tested.
 
+use crate::protocol::{DependencyProblem, ServiceFailure};
 use crate::stack::model::Condition;
 
 /// What a service has reached so far in this `up`. `touched` says whether its container was
@@ -22,17 +23,19 @@ pub enum Gate {
     Completed {
         touched: bool,
         code: i64,
-        log: String,
+        log: Vec<String>,
     },
-    Failed(String),
+    Failed(ServiceFailure),
 }
 
-/// `Some(Ok(touched))` when `condition` on `dep` is met, `Some(Err(why))` when it never will be,
-/// `None` to keep waiting.
-pub fn satisfies(gate: &Gate, condition: Condition, dep: &str) -> Option<Result<bool, String>> {
+/// `Some(Ok(touched))` when `condition` on a dependency is met, `Some(Err(problem))` when it never
+/// will be, `None` to keep waiting.
+pub fn satisfies(gate: &Gate, condition: Condition) -> Option<Result<bool, DependencyProblem>> {
     match (gate, condition) {
         (Gate::Pending, _) => None,
-        (Gate::Failed(why), _) => Some(Err(format!("dependency `{dep}` failed: {why}"))),
+        (Gate::Failed(failure), _) => Some(Err(DependencyProblem::Failed {
+            failure: Box::new(failure.clone()),
+        })),
         (
             Gate::Started { touched }
             | Gate::Healthy { touched }
@@ -42,34 +45,31 @@ pub fn satisfies(gate: &Gate, condition: Condition, dep: &str) -> Option<Result<
         ) => Some(Ok(*touched)),
         (Gate::Started { .. }, Condition::ServiceHealthy) => None,
         (Gate::Healthy { touched }, Condition::ServiceHealthy) => Some(Ok(*touched)),
-        (Gate::NoHealthcheck { .. }, Condition::ServiceHealthy) => Some(Err(format!(
-            "dependency `{dep}` has no healthcheck, so condition service_healthy can never be met"
-        ))),
-        (Gate::Completed { code, log, .. }, Condition::ServiceHealthy) => Some(Err(with_log(
-            format!("dependency `{dep}` exited with code {code} instead of becoming healthy"),
-            log,
-        ))),
+        (Gate::NoHealthcheck { .. }, Condition::ServiceHealthy) => {
+            Some(Err(DependencyProblem::NoHealthcheck))
+        }
+        (Gate::Completed { code, log, .. }, Condition::ServiceHealthy) => {
+            Some(Err(DependencyProblem::ExitedInsteadOfHealthy {
+                code: *code,
+                last_lines: log.clone(),
+            }))
+        }
         (
             Gate::Completed {
                 touched, code: 0, ..
             },
             Condition::ServiceCompletedSuccessfully,
         ) => Some(Ok(*touched)),
-        (Gate::Completed { code, log, .. }, Condition::ServiceCompletedSuccessfully) => Some(Err(
-            with_log(format!("dependency `{dep}` exited with code {code}"), log),
-        )),
+        (Gate::Completed { code, log, .. }, Condition::ServiceCompletedSuccessfully) => {
+            Some(Err(DependencyProblem::ExitedNonZero {
+                code: *code,
+                last_lines: log.clone(),
+            }))
+        }
         (
             Gate::Started { .. } | Gate::Healthy { .. } | Gate::NoHealthcheck { .. },
             Condition::ServiceCompletedSuccessfully,
         ) => None,
-    }
-}
-
-fn with_log(headline: String, log: &str) -> String {
-    if log.trim().is_empty() {
-        headline
-    } else {
-        format!("{headline}; its last log lines:\n{log}")
     }
 }
 
@@ -87,72 +87,70 @@ mod tests {
             Gate::Completed {
                 touched: true,
                 code: 0,
-                log: String::new(),
+                log: Vec::new(),
             },
         ] {
-            assert_eq!(satisfies(&g, ServiceStarted, "db"), Some(Ok(true)));
+            assert_eq!(satisfies(&g, ServiceStarted), Some(Ok(true)));
         }
-        assert_eq!(satisfies(&Gate::Pending, ServiceStarted, "db"), None);
+        assert_eq!(satisfies(&Gate::Pending, ServiceStarted), None);
     }
 
     #[test]
     fn healthy_condition_waits_past_start_and_rejects_missing_healthcheck() {
         assert_eq!(
-            satisfies(&Gate::Started { touched: false }, ServiceHealthy, "db"),
+            satisfies(&Gate::Started { touched: false }, ServiceHealthy),
             None
         );
         assert_eq!(
-            satisfies(&Gate::Healthy { touched: false }, ServiceHealthy, "db"),
+            satisfies(&Gate::Healthy { touched: false }, ServiceHealthy),
             Some(Ok(false))
         );
-        let err = satisfies(
-            &Gate::NoHealthcheck { touched: false },
-            ServiceHealthy,
-            "db",
-        )
-        .unwrap()
-        .unwrap_err();
-        assert!(err.contains("no healthcheck"), "{err}");
+        assert_eq!(
+            satisfies(&Gate::NoHealthcheck { touched: false }, ServiceHealthy),
+            Some(Err(DependencyProblem::NoHealthcheck))
+        );
     }
 
     #[test]
-    fn completed_condition_needs_exit_zero_and_shows_the_log_otherwise() {
+    fn completed_condition_needs_exit_zero_and_carries_the_log_otherwise() {
         assert_eq!(
             satisfies(
                 &Gate::Started { touched: true },
-                ServiceCompletedSuccessfully,
-                "init"
+                ServiceCompletedSuccessfully
             ),
             None
         );
         let ok = Gate::Completed {
             touched: true,
             code: 0,
-            log: String::new(),
+            log: Vec::new(),
         };
-        assert_eq!(
-            satisfies(&ok, ServiceCompletedSuccessfully, "init"),
-            Some(Ok(true))
-        );
+        assert_eq!(satisfies(&ok, ServiceCompletedSuccessfully), Some(Ok(true)));
         let bad = Gate::Completed {
             touched: true,
             code: 3,
-            log: "relation missing".into(),
+            log: vec!["relation missing".into()],
         };
-        let err = satisfies(&bad, ServiceCompletedSuccessfully, "init")
-            .unwrap()
-            .unwrap_err();
-        assert!(
-            err.contains("exited with code 3") && err.contains("relation missing"),
-            "{err}"
+        assert_eq!(
+            satisfies(&bad, ServiceCompletedSuccessfully),
+            Some(Err(DependencyProblem::ExitedNonZero {
+                code: 3,
+                last_lines: vec!["relation missing".into()]
+            }))
         );
     }
 
     #[test]
     fn failure_propagates_with_the_reason() {
-        let err = satisfies(&Gate::Failed("image missing".into()), ServiceStarted, "db")
-            .unwrap()
-            .unwrap_err();
-        assert!(err.contains("`db` failed: image missing"), "{err}");
+        let failure = ServiceFailure::Image {
+            image: "x".into(),
+            reason: "missing".into(),
+        };
+        assert_eq!(
+            satisfies(&Gate::Failed(failure.clone()), ServiceStarted),
+            Some(Err(DependencyProblem::Failed {
+                failure: Box::new(failure)
+            }))
+        );
     }
 }

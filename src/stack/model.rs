@@ -425,4 +425,20 @@ impl Stack {
             None => format!("{}-{service}-1", self.name),
         }
     }
+
+    /// A service's display tier: its own `x-novadev.tier`, else the project's `tiers` list.
+    pub fn tier_of(&self, service: &str) -> Option<String> {
+        if let Some(t) = self
+            .services
+            .get(service)
+            .and_then(|s| s.novadev.tier.clone())
+        {
+            return Some(t);
+        }
+        self.novadev
+            .tiers
+            .iter()
+            .find(|(_, members)| members.iter().any(|m| m == service))
+            .map(|(tier, _)| tier.clone())
+    }
 }

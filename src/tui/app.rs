@@ -8,15 +8,16 @@
 //! Memory: every log line is stored once, in an `Arc`, shared by its service's ring and by the
 //! ring of the "all" view; both rings are capped, so memory is bounded whatever the log rate.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, LazyLock};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use regex::{Regex, RegexBuilder};
+mod logs;
+
+pub use logs::{Filter, LogRecord, LogSource, LogStream, LogView, Ring, Row, is_error_line};
 
 use super::input::Action;
-use crate::daemon::api::Info;
-use crate::engine::logs::LogLine;
-use crate::orchestrator::status::{Phase, ServiceStatus};
+pub use super::input::Mode;
+use crate::protocol::{Info, Phase, ServiceFailure, ServiceStatus};
 
 /// Lines kept per service.
 pub const SERVICE_LOG_CAP: usize = 5_000;
@@ -28,134 +29,6 @@ pub const MAX_LINE_CHARS: usize = 2_000;
 pub const FILTER_CONTEXT: u64 = 2;
 /// How long an informational notice stays in the footer (errors stay until the next notice).
 pub const NOTICE_MS: u64 = 8_000;
-
-static ERROR_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    RegexBuilder::new("error|panic|fatal")
-        .case_insensitive(true)
-        .build()
-        .unwrap_or_else(|e| unreachable!("constant pattern: {e}"))
-});
-
-/// Whether a log line reads like an error (the `e`/`E` jumps and the red in the log pane).
-pub fn is_error_line(text: &str) -> bool {
-    ERROR_LINE.is_match(text)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogStream {
-    Stdout,
-    Stderr,
-    /// Lines novadev itself adds (build output, events).
-    Novadev,
-}
-
-/// One stored log line. `service` indexes [`App::service_name`].
-#[derive(Debug)]
-pub struct LogRecord {
-    pub service: usize,
-    pub stream: LogStream,
-    pub text: Box<str>,
-}
-
-/// A capped ring of shared lines. Positions count every line ever pushed, so a line keeps its
-/// position while it is kept and the view can hold on to it while newer lines arrive.
-#[derive(Debug)]
-pub struct Ring {
-    lines: VecDeque<Arc<LogRecord>>,
-    start: u64,
-    cap: usize,
-}
-
-impl Ring {
-    pub fn new(cap: usize) -> Ring {
-        Ring {
-            lines: VecDeque::new(),
-            start: 0,
-            cap: cap.max(1),
-        }
-    }
-
-    pub fn push(&mut self, line: Arc<LogRecord>) {
-        if self.lines.len() == self.cap {
-            self.lines.pop_front();
-            self.start += 1;
-        }
-        self.lines.push_back(line);
-    }
-
-    /// Position of the oldest line kept.
-    pub fn start(&self) -> u64 {
-        self.start
-    }
-
-    /// One past the position of the newest line.
-    pub fn end(&self) -> u64 {
-        self.start + self.lines.len() as u64
-    }
-
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
-    }
-
-    pub fn get(&self, pos: u64) -> Option<&LogRecord> {
-        let i = usize::try_from(pos.checked_sub(self.start)?).ok()?;
-        self.lines.get(i).map(|l| &**l)
-    }
-}
-
-/// Whose lines the log pane shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogSource {
-    All,
-    /// A service, by its id (see [`App::service_name`]).
-    Service(usize),
-}
-
-/// An applied filter: the pattern and the positions (in the source ring) of the lines matching.
-#[derive(Debug)]
-pub struct Filter {
-    pub pattern: String,
-    regex: Regex,
-    matches: VecDeque<u64>,
-    scanned: u64,
-}
-
-impl Filter {
-    pub fn match_count(&self) -> usize {
-        self.matches.len()
-    }
-}
-
-/// One row of the log pane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Row {
-    Line(u64),
-    /// Lines left out between two filter matches' neighbourhoods.
-    Gap,
-}
-
-/// The log pane's position and filter.
-#[derive(Debug)]
-pub struct LogView {
-    pub source: LogSource,
-    pub filter: Option<Filter>,
-    /// The line at the bottom of the pane; `None` follows the newest line.
-    anchor: Option<u64>,
-    /// The line an error jump landed on.
-    pub highlight: Option<u64>,
-    /// Rows the pane has room for (set from the layout).
-    rows: usize,
-}
-
-impl LogView {
-    pub fn following(&self) -> bool {
-        self.anchor.is_none()
-    }
-}
 
 /// How the last build of a service went, as seen while the TUI watched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,44 +47,8 @@ pub struct ServiceRow {
     pub id: usize,
 }
 
-/// What the daemon is asked to do to a service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ControlAction {
-    Restart,
-    Rebuild,
-    Stop,
-    Start,
-}
-
-impl ControlAction {
-    /// The last segment of `POST /v1/services/{service}/{action}`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ControlAction::Restart => "restart",
-            ControlAction::Rebuild => "rebuild",
-            ControlAction::Stop => "stop",
-            ControlAction::Start => "start",
-        }
-    }
-
-    fn doing(&self) -> &'static str {
-        match self {
-            ControlAction::Restart => "restarting",
-            ControlAction::Rebuild => "rebuilding",
-            ControlAction::Stop => "stopping",
-            ControlAction::Start => "starting",
-        }
-    }
-
-    fn done(&self) -> &'static str {
-        match self {
-            ControlAction::Restart => "restarted",
-            ControlAction::Rebuild => "rebuilt",
-            ControlAction::Stop => "stopped",
-            ControlAction::Start => "started",
-        }
-    }
-}
+/// What the daemon is asked to do to a service: the protocol's verbs.
+pub use crate::protocol::Verb as ControlAction;
 
 /// Work for the run loop, which owns the terminal and the daemon connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,15 +64,6 @@ pub enum Command {
 pub enum Overlay {
     Help,
     Connection,
-}
-
-/// What the keyboard is talking to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Normal,
-    /// Typing a filter after `/`.
-    Prompt,
-    Overlay,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,6 +172,14 @@ impl App {
     pub fn connected(&mut self, info: Info) {
         self.info = Some(info);
         self.disconnected = None;
+        self.dirty = true;
+    }
+
+    /// The engine's health as the daemon reports it (shown in the header while it is away).
+    pub fn engine(&mut self, health: crate::protocol::EngineHealth) {
+        if let Some(info) = self.info.as_mut() {
+            info.engine = health;
+        }
         self.dirty = true;
     }
 
@@ -484,370 +320,6 @@ impl App {
         self.ids.insert(name, id);
         self.rings.push(Ring::new(SERVICE_LOG_CAP));
         id
-    }
-
-    /// Store lines (in arrival order). The text is moved, not copied, unless it must be cleaned.
-    pub fn push_logs(&mut self, lines: Vec<LogLine>) {
-        let mut seen = false;
-        for line in lines {
-            let id = self.intern(&line.service);
-            let stream = match line.stream.as_str() {
-                "stderr" => LogStream::Stderr,
-                "novadev" => LogStream::Novadev,
-                _ => LogStream::Stdout,
-            };
-            let record = Arc::new(LogRecord {
-                service: id,
-                stream,
-                text: clean_text(line.text).into_boxed_str(),
-            });
-            self.rings[id].push(record.clone());
-            self.all.push(record);
-            seen |=
-                self.view.source == LogSource::All || self.view.source == LogSource::Service(id);
-        }
-        if seen {
-            self.sync_filter();
-            self.dirty = true;
-        }
-    }
-
-    /// The ring the log pane reads.
-    pub fn source_ring(&self) -> &Ring {
-        match self.view.source {
-            LogSource::All => &self.all,
-            LogSource::Service(id) => self.rings.get(id).unwrap_or(&self.all),
-        }
-    }
-
-    pub fn ring_of(&self, service: &str) -> Option<&Ring> {
-        self.ids.get(service).map(|id| &self.rings[*id])
-    }
-
-    pub fn all_ring(&self) -> &Ring {
-        &self.all
-    }
-
-    /// Lines held (each counted once, however many rings share it) and the bytes of their text
-    /// plus per-line bookkeeping: what the log buffers cost now.
-    pub fn log_memory(&self) -> (usize, usize) {
-        let per_line = std::mem::size_of::<LogRecord>() + 2 * std::mem::size_of::<usize>();
-        let pointer = std::mem::size_of::<Arc<LogRecord>>();
-        let mut lines = 0;
-        let mut bytes = 0;
-        for ring in self.rings.iter() {
-            lines += ring.len();
-            bytes += ring
-                .lines
-                .iter()
-                .map(|l| l.text.len() + per_line + pointer)
-                .sum::<usize>();
-        }
-        // Lines the "all" view still holds after their service's ring let them go.
-        for line in &self.all.lines {
-            bytes += pointer;
-            if Arc::strong_count(line) == 1 {
-                lines += 1;
-                bytes += line.text.len() + per_line;
-            }
-        }
-        (lines, bytes)
-    }
-
-    /// Bring the filter's matches up to date with the source ring: forget evicted lines, test the
-    /// new ones (each line is tested once).
-    fn sync_filter(&mut self) {
-        let (start, end) = {
-            let ring = self.source_ring();
-            (ring.start(), ring.end())
-        };
-        let Some(mut filter) = self.view.filter.take() else {
-            return;
-        };
-        while filter.matches.front().is_some_and(|m| *m < start) {
-            filter.matches.pop_front();
-        }
-        let ring = self.source_ring();
-        for pos in filter.scanned.max(start)..end {
-            if ring
-                .get(pos)
-                .is_some_and(|l| filter.regex.is_match(&l.text))
-            {
-                filter.matches.push_back(pos);
-            }
-        }
-        filter.scanned = end;
-        self.view.filter = Some(filter);
-    }
-
-    /// Set (or with an empty pattern, clear) the filter. Smart case: case-insensitive unless
-    /// the pattern has an upper-case letter.
-    pub fn set_filter(&mut self, pattern: &str) -> Result<(), String> {
-        self.dirty = true;
-        if pattern.is_empty() {
-            self.view.filter = None;
-        } else {
-            let regex = RegexBuilder::new(pattern)
-                .case_insensitive(!pattern.chars().any(char::is_uppercase))
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| e.to_string())?;
-            self.view.filter = Some(Filter {
-                pattern: pattern.to_string(),
-                regex,
-                matches: VecDeque::new(),
-                scanned: 0,
-            });
-            self.sync_filter();
-        }
-        self.view.anchor = None;
-        self.view.highlight = None;
-        Ok(())
-    }
-
-    fn set_source(&mut self, source: LogSource) {
-        if self.view.source == source {
-            return;
-        }
-        self.view.source = source;
-        self.view.anchor = None;
-        self.view.highlight = None;
-        if let Some(f) = &mut self.view.filter {
-            f.matches.clear();
-            f.scanned = 0;
-        }
-        self.sync_filter();
-        self.dirty = true;
-    }
-
-    /// The pane's height in rows (from the layout).
-    pub fn set_log_rows(&mut self, rows: usize) {
-        if self.view.rows != rows {
-            self.view.rows = rows;
-            self.dirty = true;
-        }
-    }
-
-    /// The first line shown at or after `pos`.
-    fn next_visible(&self, pos: u64) -> Option<u64> {
-        let ring = self.source_ring();
-        let pos = pos.max(ring.start());
-        if pos >= ring.end() {
-            return None;
-        }
-        let Some(f) = &self.view.filter else {
-            return Some(pos);
-        };
-        let i = f.matches.partition_point(|m| m + FILTER_CONTEXT < pos);
-        let m = *f.matches.get(i)?;
-        Some(pos.max(m.saturating_sub(FILTER_CONTEXT)))
-    }
-
-    /// The last line shown at or before `pos`.
-    fn prev_visible(&self, pos: u64) -> Option<u64> {
-        let ring = self.source_ring();
-        if ring.is_empty() || pos < ring.start() {
-            return None;
-        }
-        let pos = pos.min(ring.end() - 1);
-        let Some(f) = &self.view.filter else {
-            return Some(pos);
-        };
-        let i = f.matches.partition_point(|m| *m <= pos + FILTER_CONTEXT);
-        let m = *f.matches.get(i.checked_sub(1)?)?;
-        Some(pos.min(m + FILTER_CONTEXT))
-    }
-
-    /// The line at the bottom of the pane.
-    fn bottom(&self) -> Option<u64> {
-        let ring = self.source_ring();
-        match self.view.anchor {
-            None => self.prev_visible(ring.end().checked_sub(1)?),
-            Some(a) => self.prev_visible(a).or_else(|| self.next_visible(a)),
-        }
-    }
-
-    /// The rows the log pane shows, top to bottom: up to `rows` ending at the bottom line, and
-    /// when the top of the buffer comes first, the rows after it so the pane stays full.
-    pub fn log_window(&self) -> Vec<Row> {
-        let rows = self.view.rows.max(1);
-        let Some(bottom) = self.bottom() else {
-            return Vec::new();
-        };
-        let mut out = vec![Row::Line(bottom)];
-        let mut pos = bottom;
-        while out.len() < rows {
-            let Some(p) = pos.checked_sub(1).and_then(|q| self.prev_visible(q)) else {
-                break;
-            };
-            if p + 1 != pos {
-                out.push(Row::Gap);
-                if out.len() == rows {
-                    break;
-                }
-            }
-            out.push(Row::Line(p));
-            pos = p;
-        }
-        out.reverse();
-        let mut pos = bottom;
-        while out.len() < rows {
-            let Some(n) = self.next_visible(pos + 1) else {
-                break;
-            };
-            if n != pos + 1 {
-                out.push(Row::Gap);
-                if out.len() == rows {
-                    break;
-                }
-            }
-            out.push(Row::Line(n));
-            pos = n;
-        }
-        out
-    }
-
-    /// Visible lines after the bottom of the pane (new lines while paused).
-    pub fn lines_below(&self) -> u64 {
-        match (self.view.anchor, self.bottom()) {
-            (Some(_), Some(b)) => self.source_ring().end().saturating_sub(b + 1),
-            _ => 0,
-        }
-    }
-
-    /// Pin the bottom of the pane at `pos`, normalised so the pane is full.
-    fn anchor_at(&mut self, pos: u64) {
-        self.view.anchor = Some(pos);
-        if let Some(Row::Line(last)) = self.log_window().last().copied() {
-            self.view.anchor = Some(last);
-        }
-        self.dirty = true;
-    }
-
-    fn scroll_up(&mut self, n: usize) {
-        let Some(mut pos) = self.bottom() else {
-            return;
-        };
-        for _ in 0..n {
-            match pos.checked_sub(1).and_then(|q| self.prev_visible(q)) {
-                Some(p) => pos = p,
-                None => break,
-            }
-        }
-        self.anchor_at(pos);
-    }
-
-    fn scroll_down(&mut self, n: usize) {
-        if self.view.anchor.is_none() {
-            return;
-        }
-        let Some(mut pos) = self.bottom() else {
-            return;
-        };
-        for _ in 0..n {
-            match self.next_visible(pos + 1) {
-                Some(p) => pos = p,
-                None => {
-                    self.follow();
-                    return;
-                }
-            }
-        }
-        if self.next_visible(pos + 1).is_none() {
-            self.follow();
-        } else {
-            self.anchor_at(pos);
-        }
-    }
-
-    fn follow(&mut self) {
-        self.view.anchor = None;
-        self.view.highlight = None;
-        self.dirty = true;
-    }
-
-    fn scroll_top(&mut self) {
-        let start = self.source_ring().start();
-        if let Some(first) = self.next_visible(start) {
-            self.anchor_at(first);
-        }
-    }
-
-    /// Move to the next (`forward`) or previous error line among those shown, wrapping around.
-    fn jump_error(&mut self, forward: bool, now_ms: u64) {
-        let Some(cursor) = self.view.highlight.or_else(|| self.bottom()) else {
-            self.message("no log lines yet", now_ms);
-            return;
-        };
-        let ring = self.source_ring();
-        let (start, end) = (ring.start(), ring.end());
-        let hit = |app: &App, pos: u64| {
-            app.source_ring()
-                .get(pos)
-                .is_some_and(|l| is_error_line(&l.text))
-        };
-        let mut found = None;
-        let mut wrapped = false;
-        if forward {
-            let mut p = self.next_visible(cursor + 1);
-            while let Some(pos) = p {
-                if hit(self, pos) {
-                    found = Some(pos);
-                    break;
-                }
-                p = self.next_visible(pos + 1);
-            }
-            if found.is_none() {
-                let mut p = self.next_visible(start);
-                while let Some(pos) = p.filter(|pos| *pos <= cursor) {
-                    if hit(self, pos) {
-                        found = Some(pos);
-                        wrapped = true;
-                        break;
-                    }
-                    p = self.next_visible(pos + 1);
-                }
-            }
-        } else {
-            let mut p = cursor.checked_sub(1).and_then(|q| self.prev_visible(q));
-            while let Some(pos) = p {
-                if hit(self, pos) {
-                    found = Some(pos);
-                    break;
-                }
-                p = pos.checked_sub(1).and_then(|q| self.prev_visible(q));
-            }
-            if found.is_none() {
-                let mut p = end.checked_sub(1).and_then(|q| self.prev_visible(q));
-                while let Some(pos) = p.filter(|pos| *pos >= cursor) {
-                    if hit(self, pos) {
-                        found = Some(pos);
-                        wrapped = true;
-                        break;
-                    }
-                    p = pos.checked_sub(1).and_then(|q| self.prev_visible(q));
-                }
-            }
-        }
-        match found {
-            Some(pos) => {
-                self.view.highlight = Some(pos);
-                // Show the line in the middle of the pane.
-                let mut bottom = pos;
-                for _ in 0..self.view.rows / 2 {
-                    match self.next_visible(bottom + 1) {
-                        Some(n) => bottom = n,
-                        None => break,
-                    }
-                }
-                self.anchor_at(bottom);
-                if wrapped {
-                    let from = if forward { "oldest" } else { "newest" };
-                    self.message(format!("error search wrapped to the {from} line"), now_ms);
-                }
-            }
-            None => self.message("no error, panic or fatal line in view", now_ms),
-        }
     }
 
     // ----- input ----------------------------------------------------------------------------
@@ -1001,68 +473,18 @@ impl App {
     }
 }
 
-/// Container output as shown: escape sequences dropped, tabs expanded, other control characters
-/// made visible, cut at [`MAX_LINE_CHARS`]. Returns the input untouched when it is clean.
+/// Container output as shown: see [`crate::presentation::clean_text`].
 fn clean_text(text: String) -> String {
-    let clean = text.len() <= MAX_LINE_CHARS && !text.bytes().any(|b| b < 0x20 || b == 0x7f);
-    if clean {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len().min(MAX_LINE_CHARS));
-    let mut chars = text.chars().peekable();
-    let mut count = 0;
-    while let Some(c) = chars.next() {
-        if count >= MAX_LINE_CHARS {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\u{1b}' => {
-                // CSI `ESC [ ... final`, or a two-character escape.
-                if chars.peek() == Some(&'[') {
-                    chars.next();
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                } else {
-                    chars.next();
-                }
-            }
-            '\t' => {
-                out.push_str("    ");
-                count += 4;
-            }
-            c if c.is_control() => {
-                out.push('�');
-                count += 1;
-            }
-            c => {
-                out.push(c);
-                count += 1;
-            }
-        }
-    }
-    out
+    crate::presentation::clean_text(text, MAX_LINE_CHARS)
 }
 
-/// A service's state as shown: the phase, or what the detail says when it names a condition the
-/// phase does not (a crash loop, a failed build).
+/// A service's state as shown: the phase, or the failure when it names a condition the phase
+/// does not (a failed build).
 pub fn state_label(s: &ServiceStatus) -> &'static str {
-    let first = s
-        .detail
-        .as_deref()
-        .and_then(|d| d.lines().next())
-        .unwrap_or("")
-        .trim_start()
-        .to_ascii_lowercase();
-    match s.phase {
-        Phase::CrashLoop => "crash-loop",
-        Phase::BuildFailed => "build failed",
-        _ if first.starts_with("crash-loop") || first.starts_with("crash loop") => "crash-loop",
-        _ if first.starts_with("build failed") => "build failed",
-        phase => phase.as_str(),
+    match (s.phase, &s.failure) {
+        (Phase::CrashLoop, _) => "crash-loop",
+        (Phase::BuildFailed, _) | (_, Some(ServiceFailure::Build { .. })) => "build failed",
+        (phase, _) => phase.as_str(),
     }
 }
 

@@ -7,8 +7,6 @@ use crossterm::event::{
 };
 use ratatui::layout::{Position, Rect};
 
-use super::app::Mode;
-
 /// Lines one mouse wheel notch scrolls.
 pub const WHEEL_LINES: u16 = 3;
 
@@ -44,6 +42,15 @@ pub enum Action {
 }
 
 /// What an input event means, if anything.
+/// What the keyboard is talking to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    /// Typing a filter after `/`.
+    Prompt,
+    Overlay,
+}
+
 pub fn map(event: &Event, mode: Mode, log_area: Rect) -> Option<Action> {
     match event {
         Event::Key(key) if key.kind != KeyEventKind::Release => map_key(key, mode),

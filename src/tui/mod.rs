@@ -36,9 +36,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::client::{Client, ClientError};
-use crate::daemon::api::Info;
-use crate::engine::logs::LogLine;
-use crate::orchestrator::status::{Event, ServiceStatus, now_ms};
+use crate::protocol::{EngineHealth, Event, Info, LogLine, ServiceStatus, now_ms};
 use app::{App, Command, ControlAction};
 
 /// Shortest time between two frames (a redraw is never more often than this).
@@ -64,6 +62,8 @@ pub enum Msg {
     Disconnected(String),
     Status(Box<ServiceStatus>),
     Message(String),
+    /// The engine stopped or started answering the daemon.
+    Engine(EngineHealth),
     Logs(Vec<LogLine>),
     /// The daemon's connection info block.
     Connection(Box<crate::connection::ConnectionInfo>),
@@ -235,6 +235,7 @@ fn handle(msg: Msg, app: &mut App, areas: &ui::Areas, background: &mut Backgroun
             }
         }
         Msg::Message(text) => app.message(text, now),
+        Msg::Engine(health) => app.engine(health),
         Msg::Logs(lines) => app.push_logs(lines),
         Msg::ControlDone {
             service,
@@ -403,6 +404,7 @@ async fn follow_events(client: Client, tx: mpsc::Sender<Msg>) {
                     let msg = match serde_json::from_str::<Event>(&message.data) {
                         Ok(Event::Service { status, .. }) => Msg::Status(status),
                         Ok(Event::Message { text, .. }) => Msg::Message(text),
+                        Ok(Event::Engine { health, .. }) => Msg::Engine(health),
                         // Build output reaches the log pane through the log stream.
                         Ok(Event::Output { .. }) | Err(_) => continue,
                     };
@@ -506,9 +508,8 @@ async fn follow_logs(client: Client, service: String, kick: Arc<Notify>, tx: mps
 }
 
 async fn control(client: Client, service: String, action: ControlAction, tx: mpsc::Sender<Msg>) {
-    let path = format!("/v1/services/{service}/{}", action.as_str());
     let result = client
-        .post::<(), ServiceStatus>(&path, &())
+        .control(&service, action, None)
         .await
         .map_err(|e| match e {
             ClientError::Api { message, .. } => message,

@@ -8,6 +8,8 @@
 //! project say; per build context its `.dockerignore`; per rule its `ignore:` patterns. A host
 //! build's own output never triggers its service: the artifact, and the directories on the way to
 //! it (their creation), are not changes to the sources — otherwise every build would start the next.
+//! Nor is anything under novadev's own state directory (the daemon's log, socket and keys), which
+//! may well sit inside the tree: its log grows with every event, so watching it feeds itself.
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +59,8 @@ pub struct Plan {
     /// always-ignored patterns.
     gitignores: Vec<Gitignore>,
     always: Gitignore,
+    /// Directories novadev itself writes to (its state dir): never a change to anything.
+    private: Vec<PathBuf>,
 }
 
 fn matcher(root: &Path, patterns: &[String]) -> Gitignore {
@@ -69,7 +73,13 @@ fn matcher(root: &Path, patterns: &[String]) -> Gitignore {
 }
 
 impl Plan {
+    /// The plan for `stack`, with novadev's state directory left out.
     pub fn from_stack(stack: &Stack) -> Plan {
+        Plan::with_private(stack, &[crate::paths::base_dir()])
+    }
+
+    /// The plan for `stack`, with `private` directories (and what is under them) left out.
+    pub fn with_private(stack: &Stack, private: &[PathBuf]) -> Plan {
         let mut entries = Vec::new();
         for (name, svc) in &stack.services {
             let rules = svc
@@ -122,6 +132,7 @@ impl Plan {
                     .map(|s| s.to_string())
                     .collect::<Vec<_>>(),
             ),
+            private: private_forms(private),
         };
         plan.gitignores = plan.find_gitignores(&stack.project_dir);
         plan
@@ -181,6 +192,9 @@ impl Plan {
 
     /// Ignored for every service (never worth a watch or an event).
     pub fn globally_ignored(&self, path: &Path, is_dir: bool) -> bool {
+        if self.private.iter().any(|p| path.starts_with(p)) {
+            return true;
+        }
         if self
             .always
             .matched_path_or_any_parents(strip_root(path), is_dir)
@@ -234,6 +248,23 @@ impl Entry {
             None => false,
         }
     }
+}
+
+/// Each private directory as given (made absolute) and as resolved (symlinks followed), since
+/// watched paths may come in either form.
+fn private_forms(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut forms = Vec::new();
+    for dir in dirs {
+        if let Ok(absolute) = std::path::absolute(dir) {
+            forms.push(absolute);
+        }
+        if let Ok(real) = dir.canonicalize() {
+            forms.push(real);
+        }
+    }
+    forms.sort();
+    forms.dedup();
+    forms
 }
 
 /// `always` is rooted at `/`: match it on the path relative to `/`.
@@ -363,6 +394,21 @@ mod tests {
         let roots = plan.roots();
         assert!(roots.contains(&dir.path().join("web")));
         assert!(roots.contains(&dir.path().join("api/src")));
+    }
+
+    #[test]
+    fn novadevs_own_state_dir_inside_the_tree_concerns_nobody() {
+        let dir = setup();
+        let state = dir.path().join("web/.novadev-state");
+        std::fs::create_dir_all(state.join("proj")).unwrap();
+        let plan = Plan::with_private(&stack(dir.path()), std::slice::from_ref(&state));
+        assert!(plan.hits(&state.join("proj/daemon.log"), false).is_empty());
+        assert!(plan.hits(&state.join("proj"), true).is_empty());
+        assert!(plan.globally_ignored(&state, true));
+        assert_eq!(
+            plan.hits(&dir.path().join("web/index.html"), false).len(),
+            1
+        );
     }
 
     #[test]

@@ -348,3 +348,83 @@ impl Project {
             .unwrap_or(Value::Null)
     }
 }
+
+/// One HTTP/1.1 request by hand over any stream (TCP or the daemon's Unix socket), for tests
+/// that must send exactly what an attacker or a browser would. Returns the status and as much of
+/// the body as arrives within the read timeout (an SSE answer never ends, so only its start).
+pub fn raw_request<S: std::io::Read + std::io::Write>(
+    stream: &mut S,
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => response.extend_from_slice(&chunk[..n]),
+        }
+        if response.len() > 1 << 20 {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+impl Project {
+    /// The daemon's Unix socket, connected, with a read timeout.
+    pub fn socket(&self) -> std::os::unix::net::UnixStream {
+        let s = std::os::unix::net::UnixStream::connect(self.daemon_dir().join("daemon.sock"))
+            .expect("connect to the daemon's socket");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
+        s
+    }
+
+    /// The web UI's port and token, from what `novadev ui` prints.
+    pub fn web_ui(&self) -> (u16, String) {
+        let run = self.novadev(&["ui"]);
+        assert!(run.ok(), "novadev ui: {}\n{}", run.stdout, run.stderr);
+        let url = run.stdout.trim();
+        let rest = url
+            .strip_prefix("http://127.0.0.1:")
+            .unwrap_or_else(|| panic!("unexpected UI address {url}"));
+        let (port, token) = rest
+            .split_once("/#token=")
+            .unwrap_or_else(|| panic!("no token fragment in {url}"));
+        (port.parse().expect("port"), token.to_string())
+    }
+}
+
+/// A TCP connection to 127.0.0.1:port with a read timeout.
+pub fn tcp(port: u16) -> std::net::TcpStream {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    s
+}

@@ -1,5 +1,5 @@
 use super::*;
-use crate::orchestrator::status::PublishedPort;
+use crate::protocol::{LogLine, PublishedPort, ServiceFailure};
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -17,6 +17,7 @@ fn line(service: &str, text: &str) -> LogLine {
         stream: "stdout".into(),
         time: String::new(),
         text: text.into(),
+        truncated: false,
     }
 }
 
@@ -107,7 +108,10 @@ fn a_build_is_recorded_when_the_service_leaves_building() {
     api.since_ms = NOW + 10_000;
     app.apply_status(api.clone());
     api.phase = Phase::Failed;
-    api.detail = Some("build failed: error[E0308]: mismatched types".into());
+    api.failure = Some(ServiceFailure::Build {
+        error: "error[E0308]: mismatched types".into(),
+    });
+    api.detail = Some("error[E0308]: mismatched types".into());
     api.since_ms = NOW + 11_000;
     app.apply_status(api.clone());
     let build = app.services()[0].build.expect("build");
@@ -117,13 +121,21 @@ fn a_build_is_recorded_when_the_service_leaves_building() {
 }
 
 #[test]
-fn state_shows_crash_loop_and_build_failures_named_in_the_detail() {
+fn state_names_crash_loops_and_failed_builds_from_the_phase_and_the_failure() {
     let mut s = status("x", Phase::Failed, None);
     assert_eq!(state_label(&s), "failed");
-    s.detail = Some("Crash-loop: exited 1 three times\nmore".into());
-    assert_eq!(state_label(&s), "crash-loop");
-    s.detail = Some("dependency `db` failed".into());
+    // Words in the detail decide nothing.
+    s.detail = Some("build failed: crash-loop".into());
     assert_eq!(state_label(&s), "failed");
+    s.failure = Some(ServiceFailure::Build {
+        error: "error[E0308]".into(),
+    });
+    assert_eq!(state_label(&s), "build failed");
+    s.failure = None;
+    s.phase = Phase::CrashLoop;
+    assert_eq!(state_label(&s), "crash-loop");
+    s.phase = Phase::BuildFailed;
+    assert_eq!(state_label(&s), "build failed");
     s.phase = Phase::Waiting;
     s.detail = None;
     assert_eq!(state_label(&s), "waiting");

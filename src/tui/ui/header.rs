@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::cli::output::human_ms;
+use crate::presentation::human_ms;
 use crate::tui::app::App;
 
 pub const HEIGHT: u16 = 2;
@@ -48,12 +48,25 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now_ms: u64) {
             Style::default().fg(color),
         ));
     }
-    let second = match &app.disconnected {
-        Some(why) => Line::from(vec![Span::styled(
+    let alarm = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
+    let engine_away = app
+        .info
+        .as_ref()
+        .map(|i| &i.engine)
+        .filter(|e| !e.reachable);
+    let second = match (&app.disconnected, engine_away) {
+        (Some(why), _) => Line::from(vec![Span::styled(
             format!(" daemon not answering ({why}); retrying"),
-            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            alarm,
         )]),
-        None => {
+        (None, Some(engine)) => Line::from(vec![Span::styled(
+            format!(
+                " the Docker engine does not answer (for {}): what is shown may be stale",
+                human_ms(now_ms.saturating_sub(engine.unreachable_since_ms.unwrap_or(now_ms)))
+            ),
+            alarm,
+        )]),
+        (None, None) => {
             let files = app
                 .info
                 .as_ref()
@@ -82,6 +95,22 @@ mod tests {
         let mut app = nova();
         app.disconnected("connection refused");
         insta::assert_snapshot!(screen(80, HEIGHT, |f| render_header(f, &app)));
+    }
+
+    #[test]
+    fn header_says_when_the_engine_is_away() {
+        let mut app = nova();
+        app.engine(crate::protocol::EngineHealth {
+            reachable: false,
+            unreachable_since_ms: Some(NOW - 12_000),
+            last_outage_ms: None,
+            error: Some("connection refused".into()),
+        });
+        let text = screen(80, HEIGHT, |f| render_header(f, &app));
+        assert!(
+            text.contains("the Docker engine does not answer (for 12.0s)"),
+            "{text}"
+        );
     }
 
     fn render_header(f: &mut Frame, app: &App) {

@@ -16,7 +16,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::app::{App, Overlay};
-use crate::orchestrator::status::Phase;
+use crate::protocol::Phase;
 
 /// Where each panel goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,11 +107,11 @@ fn ansi_color(c: anstyle::AnsiColor) -> Color {
 }
 
 pub fn phase_style(phase: Phase) -> Style {
-    style_of(crate::cli::output::phase_style(phase))
+    style_of(crate::presentation::phase_style(phase))
 }
 
 pub fn service_style(service: &str) -> Style {
-    style_of(crate::cli::output::service_style(service))
+    style_of(crate::presentation::service_style(service))
 }
 
 /// An overlay: `lines` in a bordered box titled `title`, `width` columns wide and as tall as the
@@ -137,9 +137,7 @@ pub(crate) mod testing {
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
-    use crate::daemon::api::Info;
-    use crate::engine::logs::LogLine;
-    use crate::orchestrator::status::{Phase, PublishedPort, ServiceStatus};
+    use crate::protocol::{Info, LogLine, Phase, PublishedPort, ServiceStatus};
     use crate::tui::app::App;
 
     /// "Now" in every snapshot.
@@ -171,6 +169,7 @@ pub(crate) mod testing {
             stream: "stdout".into(),
             time: String::new(),
             text: text.into(),
+            truncated: false,
         }
     }
 
@@ -191,6 +190,10 @@ pub(crate) mod testing {
             started_ms: NOW - 3_723_000,
             engine_version: "27.5.1".into(),
             engine_api_version: "1.47".into(),
+            engine: crate::protocol::EngineHealth {
+                reachable: true,
+                ..Default::default()
+            },
             stack_files: vec!["/home/dev/nova/stacks/nova/compose.yaml".into()],
             build_id: "test".into(),
             tiers: vec![],
@@ -221,8 +224,8 @@ pub(crate) mod testing {
         social.ports = vec![port(8080, 8080)];
         social.restarts = 1;
         app.apply_status(social);
-        let mut chat = status("chat-service", Phase::Failed, Some("services"));
-        chat.detail = Some("crash-loop: exited 101 four times; next try in 8s".into());
+        let mut chat = status("chat-service", Phase::CrashLoop, Some("services"));
+        chat.detail = Some("exited with code 101; restarting in 8s (restart 5)".into());
         chat.restarts = 4;
         app.apply_status(chat);
         app.push_logs(vec![

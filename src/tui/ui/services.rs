@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table};
 
 use super::phase_style;
-use crate::cli::output::human_ms;
+use crate::presentation::human_ms;
 use crate::tui::app::{App, ServiceRow, health_label, state_label, uptime_ms};
 
 const HEADER: [&str; 7] = ["SERVICE", "STATE", "HEALTH", "PORTS", "RST", "UP", "BUILD"];
@@ -156,7 +156,7 @@ fn service_row<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::orchestrator::status::Phase;
+    use crate::protocol::Phase;
     use crate::tui::app::App;
     use crate::tui::input::Action;
     use crate::tui::ui::testing::{NOW, nova, screen, status};

@@ -1,12 +1,8 @@
-//! The status board: the one owner of "what state is each service in", publishing every change
-//! as an event. The daemon's API, the TUI and the web UI only read snapshots and subscribe.
-
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+//! A service's status and the events that publish its changes.
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+
+use super::ServiceFailure;
 
 /// Where a service is in its life, as a person would name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -29,11 +25,11 @@ pub enum Phase {
     Exited,
     /// novadev could not bring it up (dependency failed, image missing, exit non-zero, timeout).
     Failed,
-    /// Stopped on purpose (`down`) or not created.
+    /// Stopped on purpose (`down`, `stop`, `docker stop`) or not created.
     Stopped,
     /// The last rebuild failed; the previous container (if any) keeps running.
     BuildFailed,
-    /// The container keeps exiting; novadev restarts it with growing delays.
+    /// The container keeps exiting; the engine restarts it with growing delays.
     CrashLoop,
 }
 
@@ -68,6 +64,11 @@ impl Phase {
     pub fn is_good(&self) -> bool {
         matches!(self, Phase::Ready | Phase::Completed)
     }
+
+    /// A container runs (or is being restarted) in this phase.
+    pub fn is_running(&self) -> bool {
+        matches!(self, Phase::Starting | Phase::Ready | Phase::Unhealthy)
+    }
 }
 
 impl std::fmt::Display for Phase {
@@ -85,6 +86,18 @@ pub enum Taken {
     Started,
     Restarted,
     Kept,
+}
+
+impl Taken {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Taken::Created => "created",
+            Taken::Recreated => "recreated",
+            Taken::Started => "started",
+            Taken::Restarted => "restarted",
+            Taken::Kept => "kept",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,8 +133,11 @@ pub struct BuildRecord {
 pub struct ServiceStatus {
     pub service: String,
     pub phase: Phase,
-    /// Why it is in this phase (failure reason, what it waits for, ...).
+    /// Why it is in this phase (failure reason, what it waits for, ...), in words.
     pub detail: Option<String>,
+    /// Why it failed, typed (what `detail` says in words when the phase is a failure).
+    #[serde(default)]
+    pub failure: Option<ServiceFailure>,
     pub container_name: Option<String>,
     pub container_id: Option<String>,
     pub image: Option<String>,
@@ -142,7 +158,7 @@ pub struct ServiceStatus {
     /// Builds since the daemon started.
     #[serde(default)]
     pub builds: u32,
-    /// In a crash loop: when the next restart is due (Unix ms).
+    /// In a crash loop: when the next restart is due (Unix ms), as far as it can be told.
     #[serde(default)]
     pub next_retry_ms: Option<u64>,
 }
@@ -162,6 +178,7 @@ impl ServiceStatus {
             service: service.to_string(),
             phase: Phase::Pending,
             detail: None,
+            failure: None,
             container_name: None,
             container_id: None,
             image: None,
@@ -170,7 +187,7 @@ impl ServiceStatus {
             exit_code: None,
             restarts: 0,
             taken: None,
-            since_ms: now_ms(),
+            since_ms: super::now_ms(),
             started_ms: None,
             ready_ms: None,
             tier: None,
@@ -179,6 +196,19 @@ impl ServiceStatus {
             next_retry_ms: None,
         }
     }
+}
+
+/// Whether the runtime's engine answers. Kept on the board so that `status` can say that what it
+/// shows may be stale, and since when.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineHealth {
+    pub reachable: bool,
+    /// Since when it has not answered (Unix ms), while it does not.
+    pub unreachable_since_ms: Option<u64>,
+    /// The last outage that ended: (from, to), Unix ms.
+    pub last_outage_ms: Option<(u64, u64)>,
+    /// Why it does not answer (the engine's or the transport's words).
+    pub error: Option<String>,
 }
 
 /// One change, as published to subscribers.
@@ -205,167 +235,21 @@ pub enum Event {
         stream: String,
         text: String,
     },
+    /// The engine stopped or started answering.
+    Engine {
+        seq: u64,
+        time_ms: u64,
+        health: EngineHealth,
+    },
 }
 
 impl Event {
     pub fn seq(&self) -> u64 {
         match self {
-            Event::Service { seq, .. } | Event::Message { seq, .. } | Event::Output { seq, .. } => {
-                *seq
-            }
+            Event::Service { seq, .. }
+            | Event::Message { seq, .. }
+            | Event::Output { seq, .. }
+            | Event::Engine { seq, .. } => *seq,
         }
-    }
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-struct Inner {
-    seq: u64,
-    services: BTreeMap<String, ServiceStatus>,
-}
-
-/// The board. Cheap to share behind an `Arc`; the lock is held only to copy or change a status.
-pub struct StatusBoard {
-    inner: Mutex<Inner>,
-    tx: broadcast::Sender<Event>,
-}
-
-impl Default for StatusBoard {
-    fn default() -> Self {
-        StatusBoard::new()
-    }
-}
-
-impl StatusBoard {
-    pub fn new() -> StatusBoard {
-        let (tx, _) = broadcast::channel(4096);
-        StatusBoard {
-            inner: Mutex::new(Inner {
-                seq: 0,
-                services: BTreeMap::new(),
-            }),
-            tx,
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves plain data behind; keep serving it.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.tx.subscribe()
-    }
-
-    /// All services, sorted by name.
-    pub fn snapshot(&self) -> Vec<ServiceStatus> {
-        self.lock().services.values().cloned().collect()
-    }
-
-    pub fn get(&self, service: &str) -> Option<ServiceStatus> {
-        self.lock().services.get(service).cloned()
-    }
-
-    /// Change a service's status (creating it if new) and publish the result.
-    pub fn update(&self, service: &str, change: impl FnOnce(&mut ServiceStatus)) {
-        let event = {
-            let mut inner = self.lock();
-            inner.seq += 1;
-            let seq = inner.seq;
-            let status = inner
-                .services
-                .entry(service.to_string())
-                .or_insert_with(|| ServiceStatus::new(service));
-            let before = status.phase;
-            change(status);
-            if status.phase != before {
-                status.since_ms = now_ms();
-            }
-            Event::Service {
-                seq,
-                time_ms: now_ms(),
-                status: Box::new(status.clone()),
-            }
-        };
-        // No subscribers is fine.
-        let _ = self.tx.send(event);
-    }
-
-    /// Set a phase with its detail.
-    pub fn set(&self, service: &str, phase: Phase, detail: Option<String>) {
-        self.update(service, |s| {
-            s.phase = phase;
-            s.detail = detail;
-            match phase {
-                Phase::Ready | Phase::Completed => s.ready_ms = Some(now_ms()),
-                Phase::Starting => s.started_ms = Some(now_ms()),
-                _ => {}
-            }
-        });
-    }
-
-    /// Forget services that are no longer in the stack.
-    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
-        self.lock().services.retain(|k, _| keep(k));
-    }
-
-    /// A line of output novadev produced for a service (e.g. its build).
-    pub fn output(&self, service: &str, stream: &str, text: impl Into<String>) {
-        let event = {
-            let mut inner = self.lock();
-            inner.seq += 1;
-            Event::Output {
-                seq: inner.seq,
-                time_ms: now_ms(),
-                service: service.to_string(),
-                stream: stream.to_string(),
-                text: text.into(),
-            }
-        };
-        let _ = self.tx.send(event);
-    }
-
-    pub fn message(&self, text: impl Into<String>) {
-        let event = {
-            let mut inner = self.lock();
-            inner.seq += 1;
-            Event::Message {
-                seq: inner.seq,
-                time_ms: now_ms(),
-                text: text.into(),
-            }
-        };
-        let _ = self.tx.send(event);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_update_is_published_in_order() {
-        let board = StatusBoard::new();
-        let mut rx = board.subscribe();
-        board.set("db", Phase::Creating, None);
-        board.set("db", Phase::Ready, None);
-        board.message("network created");
-        let a = rx.try_recv().unwrap();
-        let b = rx.try_recv().unwrap();
-        let c = rx.try_recv().unwrap();
-        assert!(a.seq() < b.seq() && b.seq() < c.seq());
-        match b {
-            Event::Service { status, .. } => {
-                assert_eq!(status.phase, Phase::Ready);
-                assert!(status.ready_ms.is_some());
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-        assert_eq!(board.snapshot().len(), 1);
     }
 }

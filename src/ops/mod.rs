@@ -1,0 +1,317 @@
+//! The operations layer: the one path of every verb. The daemon owns one [`Operations`]; its API
+//! handlers, the dev loop and the watcher all act through it, and the CLI reaches it through the
+//! daemon. It loads stacks itself (nothing else hands it one), serializes what changes containers
+//! (`up`, `down`, a verb, a rebuild's replacement, a sync) and tracks every task it starts so that
+//! a shutdown can wait for them.
+//!
+//! Read-only views for when no daemon runs (`status`, `logs` straight from the engine) are in
+//! [`read`], and the daemon uses the same code.
+
+pub mod devloop;
+pub mod read;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, stream};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
+use tokio_util::task::TaskTracker;
+
+use crate::board::StatusBoard;
+use crate::engine::{Engine, EngineError};
+use crate::orchestrator::{Orchestrator, OrchestratorError};
+use crate::protocol::{
+    DownReport, DownRequest, ErrorKind, Event, LogLine, LogsParams, ServiceStatus, StackRef,
+    UpOptions, UpReport, Verb,
+};
+use crate::stack::model::Stack;
+use crate::stack::{LoadOptions, StackError};
+use crate::watch::{Change, WatchHandle};
+
+/// How long a restart/start waits for readiness before answering.
+pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("the daemon has no stack yet; run `novadev up` first")]
+    NoStack,
+    #[error("this daemon serves project `{daemon}`, not `{asked}`")]
+    WrongProject { daemon: String, asked: String },
+    #[error("the stack is not valid:\n{0}")]
+    Stack(#[from] StackError),
+    #[error(transparent)]
+    Orchestrator(#[from] OrchestratorError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+}
+
+impl OpError {
+    /// Bad input (exit 2) or a runtime failure (exit 1).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            OpError::Stack(_)
+            | OpError::Orchestrator(OrchestratorError::UnknownService { .. })
+            | OpError::Orchestrator(OrchestratorError::NotAContainerVerb(_)) => ErrorKind::BadInput,
+            _ => ErrorKind::Runtime,
+        }
+    }
+}
+
+pub struct Operations {
+    project: String,
+    orchestrator: Orchestrator,
+    /// The stack of the last `up` (None until one arrives).
+    stack: watch::Sender<Option<Arc<Stack>>>,
+    /// Serializes what changes containers.
+    op_lock: tokio::sync::Mutex<()>,
+    /// Image builds running at once (`NOVADEV_BUILD_JOBS`, default 2).
+    builds: Semaphore,
+    /// The running source-tree watch (replaced on every `up`) and where it sends changes.
+    watch: Mutex<Option<WatchHandle>>,
+    changes: mpsc::Sender<Change>,
+    tasks: TaskTracker,
+}
+
+impl Operations {
+    /// The operations of `project`. Changes the watcher finds go to `changes` (the dev loop).
+    pub fn new(engine: Engine, project: String, changes: mpsc::Sender<Change>) -> Arc<Operations> {
+        let jobs = std::env::var("NOVADEV_BUILD_JOBS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n: &usize| *n > 0)
+            .unwrap_or(2);
+        Arc::new(Operations {
+            project,
+            orchestrator: Orchestrator::new(engine, Arc::new(StatusBoard::new())),
+            stack: watch::Sender::new(None),
+            op_lock: tokio::sync::Mutex::new(()),
+            builds: Semaphore::new(jobs),
+            watch: Mutex::new(None),
+            changes,
+            tasks: TaskTracker::new(),
+        })
+    }
+
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    pub fn board(&self) -> &Arc<StatusBoard> {
+        self.orchestrator.board()
+    }
+
+    pub fn engine(&self) -> &Engine {
+        self.orchestrator.engine()
+    }
+
+    pub fn orchestrator(&self) -> &Orchestrator {
+        &self.orchestrator
+    }
+
+    /// The loaded stack, if any.
+    pub fn stack(&self) -> Option<Arc<Stack>> {
+        self.stack.borrow().clone()
+    }
+
+    pub fn stack_updates(&self) -> watch::Receiver<Option<Arc<Stack>>> {
+        self.stack.subscribe()
+    }
+
+    /// Every task started here (ups, rebuilds, syncs): closed and waited for at shutdown.
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
+    }
+
+    /// Load and validate a stack from its files, as the CLI would.
+    pub async fn load(&self, r: StackRef) -> Result<Arc<Stack>, OpError> {
+        let options = LoadOptions {
+            files: r.files,
+            working_dir: r.working_dir,
+            project_name: r.project_name,
+            profiles: r.profiles,
+            env: r.env,
+        };
+        let loaded = tokio::task::spawn_blocking(move || crate::stack::load(&options))
+            .await
+            .map_err(|_| OpError::ShuttingDown)??;
+        if loaded.stack.name != self.project {
+            return Err(OpError::WrongProject {
+                daemon: self.project.clone(),
+                asked: loaded.stack.name,
+            });
+        }
+        Ok(Arc::new(loaded.stack))
+    }
+
+    /// The loaded stack, else the one `r` names (loaded now and kept, with the board filled from
+    /// the engine), else [`OpError::NoStack`].
+    async fn stack_or_load(&self, r: Option<StackRef>) -> Result<Arc<Stack>, OpError> {
+        if let Some(stack) = self.stack() {
+            return Ok(stack);
+        }
+        let Some(r) = r else {
+            return Err(OpError::NoStack);
+        };
+        let stack = self.load(r).await?;
+        self.stack.send_replace(Some(stack.clone()));
+        self.orchestrator
+            .reconcile(&self.project, Some(&stack))
+            .await?;
+        self.restart_watch(&stack);
+        Ok(stack)
+    }
+
+    /// Start an `up` of `stack` in a task of its own: a client that stops reading its progress
+    /// (or goes away) neither stops nor slows it. Progress is on the board; the outcome comes on
+    /// the returned channel.
+    pub fn start_up(
+        self: &Arc<Self>,
+        stack: Arc<Stack>,
+        options: UpOptions,
+    ) -> oneshot::Receiver<Result<UpReport, OpError>> {
+        let (tx, rx) = oneshot::channel();
+        let ops = self.clone();
+        self.tasks.spawn(async move {
+            let outcome = {
+                let _op = ops.op_lock.lock().await;
+                ops.stack.send_replace(Some(stack.clone()));
+                // Watching starts with the `up`: changes made while services come up count.
+                ops.restart_watch(&stack);
+                ops.orchestrator.up(stack, &options).await
+            };
+            let _ = tx.send(outcome.map_err(OpError::from));
+        });
+        rx
+    }
+
+    /// Stop and remove the project's containers and networks (and what `what` adds).
+    pub async fn down(&self, what: DownRequest) -> Result<DownReport, OpError> {
+        let _op = self.op_lock.lock().await;
+        self.stop_watching();
+        let stack = match (self.stack(), &what.stack) {
+            (Some(stack), _) => Some(stack),
+            // Only for the order of the stops: a stack that does not load is no reason to
+            // leave containers running.
+            (None, Some(r)) => self.load(r.clone()).await.ok(),
+            (None, None) => None,
+        };
+        Ok(self
+            .orchestrator
+            .down(&self.project, stack.as_deref(), what)
+            .await?)
+    }
+
+    /// Restart, stop, start or rebuild one service of the stack. Returns its status once settled.
+    pub async fn control(
+        self: &Arc<Self>,
+        service: &str,
+        verb: Verb,
+        stack: Option<StackRef>,
+    ) -> Result<ServiceStatus, OpError> {
+        let stack = self.stack_or_load(stack).await?;
+        if !stack.services.contains_key(service) {
+            return Err(OrchestratorError::UnknownService {
+                service: service.to_string(),
+                project: self.project.clone(),
+            }
+            .into());
+        }
+        if verb == Verb::Rebuild {
+            return devloop::rebuild(self, service).await;
+        }
+        let _op = self.op_lock.lock().await;
+        Ok(self
+            .orchestrator
+            .control(&stack, service, verb, CONTROL_TIMEOUT)
+            .await?)
+    }
+
+    /// The project's logs: the engine's lines of its containers and, when following, the lines
+    /// novadev itself produces for a service (build, sync).
+    pub async fn logs(&self, params: &LogsParams) -> Result<BoxStream<'static, LogLine>, OpError> {
+        let wanted = params.service_list();
+        let known: Vec<String> = self
+            .stack()
+            .map(|s| s.services.keys().cloned().collect())
+            .unwrap_or_default();
+        let engine_lines = read::log_lines(
+            self.engine(),
+            &self.project,
+            &wanted,
+            &known,
+            &params.query(),
+        )
+        .await?;
+        if !params.follow {
+            return Ok(engine_lines);
+        }
+        let output = own_output(self.board().subscribe(), wanted);
+        // The engine's streams decide when the response ends (a followed container stopping ends
+        // it, so a client reopens it for the restarted container); `None` marks that end.
+        let engine_lines = engine_lines.map(Some).chain(stream::once(async { None }));
+        Ok(stream::select(engine_lines, output.map(Some))
+            .take_while(|line| futures_util::future::ready(line.is_some()))
+            .filter_map(futures_util::future::ready)
+            .boxed())
+    }
+
+    /// (Re)start watching the source tree of `stack`.
+    fn restart_watch(&self, stack: &Stack) {
+        let mut slot = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = None;
+        if std::env::var("NOVADEV_WATCH").is_ok_and(|v| v == "0") {
+            return;
+        }
+        match crate::watch::spawn(stack, self.changes.clone()) {
+            Ok(handle) => *slot = handle,
+            Err(e) => tracing::warn!(error = %e, "not watching the source tree"),
+        }
+    }
+
+    /// Stop watching the source tree (shutdown).
+    pub fn stop_watching(&self) {
+        self.watch.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+/// Lines novadev produces for the `wanted` services (all when empty), as log lines.
+fn own_output(
+    rx: broadcast::Receiver<Event>,
+    wanted: Vec<String>,
+) -> impl futures_util::Stream<Item = LogLine> + Send + 'static {
+    stream::unfold(rx, move |mut rx| {
+        let wanted = wanted.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(Event::Output {
+                        time_ms,
+                        service,
+                        stream,
+                        text,
+                        ..
+                    }) if wanted.is_empty() || wanted.contains(&service) => {
+                        let time = chrono::DateTime::from_timestamp_millis(
+                            i64::try_from(time_ms).unwrap_or(i64::MAX),
+                        )
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                        .unwrap_or_default();
+                        let line = LogLine {
+                            service,
+                            stream,
+                            time,
+                            text,
+                            truncated: false,
+                        };
+                        return Some((line, rx));
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    })
+}
