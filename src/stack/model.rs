@@ -58,7 +58,8 @@ pub struct ProjectExt {
     /// What the stack needs of the machine, checked before `up`.
     #[serde(default)]
     pub requirements: Requirements,
-    /// `x-novadev.k8s`, kept as written: its meaning belongs to `crate::k8s`, which checks it.
+    /// `x-novadev.k8s`, kept as written: its meaning belongs to the Kubernetes runtime (src/k8s),
+    /// which checks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k8s: Option<serde_json::Value>,
 }
@@ -348,7 +349,8 @@ pub struct ServiceExt {
     /// read-only into the container (never printed).
     #[serde(default)]
     pub keys: Vec<GeneratedKey>,
-    /// `x-novadev.k8s`, kept as written: its meaning belongs to `crate::k8s`, which checks it.
+    /// `x-novadev.k8s`, kept as written: its meaning belongs to the Kubernetes runtime (src/k8s),
+    /// which checks it.
     /// Not serialized when absent, so the Docker side's config hash of a stack without it stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k8s: Option<serde_json::Value>,

@@ -191,61 +191,14 @@ pub fn render(stack: &Stack, options: &RenderOptions) -> Result<Rendered, Render
     )?;
 
     let mut warnings = Warnings::default();
-    let mut placements = BTreeMap::new();
-    for (name, service) in &stack.services {
-        let own = &service_settings[name];
-        if !labels::is_label_value(name) {
-            return Err(RenderError::Name {
-                what: "service",
-                name: name.clone(),
-                reason: "it must be a label value (at most 63 characters, starting and ending with a letter or digit)".into(),
-            });
-        }
-        let namespace = match own.namespace.as_deref().or_else(|| {
-            tiers
-                .get(name)
-                .and_then(|tier| project.namespaces.get(tier))
-                .map(String::as_str)
-        }) {
-            Some(ns) => names::namespace(ns)?,
-            None => default_namespace.clone(),
-        };
-        let kind = own.kind.unwrap_or_else(|| infer_kind(stack, service));
-        placements.insert(
-            name.clone(),
-            Placement {
-                service: name.clone(),
-                name: names::service_name(name)?,
-                namespace,
-                kind,
-                replicas: if kind == WorkloadKind::Job {
-                    1
-                } else {
-                    own.replicas.unwrap_or(1)
-                },
-            },
-        );
-    }
-    check_unique_names(&placements)?;
-    for unknown in project
-        .namespaces
-        .keys()
-        .filter(|t| !tiers.values().any(|v| v == *t))
-    {
-        warnings.project(format!(
-            "x-novadev.k8s.namespaces names tier `{unknown}`, which no service is in"
-        ));
-    }
-    if stack.networks.len() > 1
-        || stack
-            .services
-            .values()
-            .any(|s| s.networks.values().any(|n| !n.aliases.is_empty()))
-    {
-        warnings.project(
-            "networks and network aliases are not translated: every pod shares the cluster network, and a service is reached by its own name only",
-        );
-    }
+    let placements = place(
+        stack,
+        &project,
+        &service_settings,
+        &tiers,
+        &default_namespace,
+    )?;
+    project_warnings(stack, &project, &tiers, &mut warnings);
 
     let wait_image = project
         .wait_image
@@ -299,6 +252,81 @@ pub fn render(stack: &Stack, options: &RenderOptions) -> Result<Rendered, Render
         placements: cx.placements,
         key_secrets,
     })
+}
+
+/// Where each service goes (namespace), what runs it (kind) and its Kubernetes name.
+fn place(
+    stack: &Stack,
+    project: &ProjectSettings,
+    service_settings: &BTreeMap<String, ServiceSettings>,
+    tiers: &BTreeMap<String, String>,
+    default_namespace: &str,
+) -> Result<BTreeMap<String, Placement>, RenderError> {
+    let mut placements = BTreeMap::new();
+    for (name, service) in &stack.services {
+        let own = &service_settings[name];
+        if !labels::is_label_value(name) {
+            return Err(RenderError::Name {
+                what: "service",
+                name: name.clone(),
+                reason: "it must be a label value (at most 63 characters, starting and ending with a letter or digit)".into(),
+            });
+        }
+        let namespace = match own.namespace.as_deref().or_else(|| {
+            tiers
+                .get(name)
+                .and_then(|tier| project.namespaces.get(tier))
+                .map(String::as_str)
+        }) {
+            Some(ns) => names::namespace(ns)?,
+            None => default_namespace.to_string(),
+        };
+        let kind = own.kind.unwrap_or_else(|| infer_kind(stack, service));
+        placements.insert(
+            name.clone(),
+            Placement {
+                service: name.clone(),
+                name: names::service_name(name)?,
+                namespace,
+                kind,
+                replicas: if kind == WorkloadKind::Job {
+                    1
+                } else {
+                    own.replicas.unwrap_or(1)
+                },
+            },
+        );
+    }
+    check_unique_names(&placements)?;
+    Ok(placements)
+}
+
+/// Project-wide settings that have no effect, or no Kubernetes meaning.
+fn project_warnings(
+    stack: &Stack,
+    project: &ProjectSettings,
+    tiers: &BTreeMap<String, String>,
+    warnings: &mut Warnings,
+) {
+    for unknown in project
+        .namespaces
+        .keys()
+        .filter(|t| !tiers.values().any(|v| v == *t))
+    {
+        warnings.project(format!(
+            "x-novadev.k8s.namespaces names tier `{unknown}`, which no service is in"
+        ));
+    }
+    if stack.networks.len() > 1
+        || stack
+            .services
+            .values()
+            .any(|s| s.networks.values().any(|n| !n.aliases.is_empty()))
+    {
+        warnings.project(
+            "networks and network aliases are not translated: every pod shares the cluster network, and a service is reached by its own name only",
+        );
+    }
 }
 
 /// One-shot if something waits for its successful completion; stateful if it keeps data in a

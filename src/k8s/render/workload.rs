@@ -52,6 +52,16 @@ pub fn restricted_security() -> SecurityContext {
     }
 }
 
+/// A pod's volumes and mounts, and what they bring along.
+#[derive(Default)]
+struct PodStorage {
+    volumes: Vec<Volume>,
+    mounts: Vec<VolumeMount>,
+    claim_templates: Vec<PersistentVolumeClaim>,
+    key_secrets: Vec<KeySecretRef>,
+    files_object: Option<Manifest>,
+}
+
 pub fn render_service(
     cx: &Context<'_>,
     service: &Service,
@@ -59,31 +69,112 @@ pub fn render_service(
 ) -> Result<ServiceOutput, RenderError> {
     let placement = &cx.placements[&service.name];
     let settings = &cx.settings[&service.name];
-    let mut manifests = Vec::new();
-
     let env = config::split_environment(service, settings);
     let env_objects = config::environment_objects(cx, &service.name, &env, warnings);
+    let security = settings
+        .security
+        .clone()
+        .unwrap_or_default()
+        .over(&cx.project.security.clone().unwrap_or_default());
+    let mut storage = PodStorage::default();
+    compose_volumes(cx, service, &mut storage, warnings)?;
+    key_volumes(cx, service, &mut storage, warnings);
+    if security.read_only_root_filesystem == Some(true)
+        && !storage.mounts.iter().any(|m| m.mount_path == "/tmp")
+    {
+        // Most programs need a writable /tmp; a read-only root would take it away.
+        storage.volumes.push(Volume {
+            name: "novadev-tmp".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        });
+        storage.mounts.push(mount("novadev-tmp", "/tmp", false));
+    }
 
-    let mut volumes = Vec::new();
-    let mut mounts = Vec::new();
-    let mut claim_templates = Vec::new();
-    let mut key_secrets = Vec::new();
+    let ports = network::ports(cx, service, warnings);
+    let mut manifests = network::services(cx, service, &ports);
+    let (readiness, liveness) = probes(cx, service, warnings);
+    let mounts = std::mem::take(&mut storage.mounts);
+    let container = Container {
+        name: placement.name.clone(),
+        image: Some(image(cx, service, warnings)),
+        image_pull_policy: Some(pull_policy(cx, service).into()),
+        command: service.entrypoint.clone(),
+        args: service.command.clone(),
+        working_dir: service.working_dir.clone(),
+        env_from: env_from(&env_objects),
+        ports: network::container_ports(&ports),
+        readiness_probe: readiness,
+        liveness_probe: liveness,
+        resources: resources(cx, &service.name),
+        security_context: container_security(service, &security, warnings),
+        volume_mounts: (!mounts.is_empty()).then_some(mounts),
+        tty: service.tty.then_some(true),
+        stdin: service.stdin_open.then_some(true),
+        ..Container::default()
+    };
+    let volumes = std::mem::take(&mut storage.volumes);
+    let pod = pod_spec(cx, service, container, volumes, &security, warnings);
+
+    let mut config_parts: Vec<&Manifest> = env_objects.iter().collect();
+    config_parts.extend(&storage.files_object);
+    let template = PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(cx.labels(&service.name)),
+            annotations: Some(pod_annotations(
+                service,
+                config::config_hash(&config_parts),
+                warnings,
+            )),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(pod),
+    };
+    manifests.extend(env_objects.iter().cloned());
+    manifests.extend(storage.files_object);
+    manifests.push(workload(
+        cx,
+        service,
+        template,
+        storage.claim_templates,
+        warnings,
+    ));
+    Ok(ServiceOutput {
+        manifests,
+        key_secrets: storage.key_secrets,
+    })
+}
+
+/// Compose's `volumes`: named ones (claims), bind-mounted files (a ConfigMap), scratch space.
+fn compose_volumes(
+    cx: &Context<'_>,
+    service: &Service,
+    storage: &mut PodStorage,
+    warnings: &mut Warnings,
+) -> Result<(), RenderError> {
+    let placement = &cx.placements[&service.name];
     let mut files: Vec<(&Path, &str, bool)> = Vec::new();
     for (i, v) in service.volumes.iter().enumerate() {
         match &v.source {
             MountSource::Volume { name } => {
                 let claim = names::volume_name(name)?;
-                mounts.push(mount(&claim, &v.target, v.read_only));
+                storage.mounts.push(mount(&claim, &v.target, v.read_only));
                 if placement.kind == WorkloadKind::Statefulset {
-                    if !volumes_share(cx, name, &service.name).is_empty() {
+                    let sharing = volumes_share(cx, name, &service.name);
+                    if !sharing.is_empty() {
                         warnings.service(
                             &service.name,
-                            format!("volume `{name}` is shared with {}: this StatefulSet gets its own claim", volumes_share(cx, name, &service.name).join(", ")),
+                            format!(
+                                "volume `{name}` is shared with {}: this StatefulSet gets its own claim",
+                                sharing.join(", ")
+                            ),
                         );
                     }
-                    claim_templates.push(claim_template(cx, &service.name, &claim));
+                    storage
+                        .claim_templates
+                        .push(claim_template(cx, &service.name, &claim));
                 } else {
-                    volumes.push(Volume {
+                    storage.volumes.push(Volume {
                         name: claim.clone(),
                         persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                             claim_name: claim,
@@ -106,7 +197,7 @@ pub fn render_service(
             ),
             MountSource::Anonymous | MountSource::Tmpfs => {
                 let name = format!("novadev-scratch-{i}");
-                volumes.push(Volume {
+                storage.volumes.push(Volume {
                     name: name.clone(),
                     empty_dir: Some(EmptyDirVolumeSource {
                         medium: matches!(v.source, MountSource::Tmpfs).then(|| "Memory".into()),
@@ -114,13 +205,13 @@ pub fn render_service(
                     }),
                     ..Volume::default()
                 });
-                mounts.push(mount(&name, &v.target, v.read_only));
+                storage.mounts.push(mount(&name, &v.target, v.read_only));
             }
         }
     }
     let (files_object, mounted) = config::files_object(cx, service, &files, warnings)?;
     if let Some(cm) = &files_object {
-        volumes.push(Volume {
+        storage.volumes.push(Volume {
             name: "novadev-files".into(),
             config_map: Some(ConfigMapVolumeSource {
                 name: cm.name().to_string(),
@@ -130,7 +221,7 @@ pub fn render_service(
             ..Volume::default()
         });
         for MountedFile { key, target } in &mounted {
-            mounts.push(VolumeMount {
+            storage.mounts.push(VolumeMount {
                 name: "novadev-files".into(),
                 mount_path: target.clone(),
                 sub_path: Some(key.clone()),
@@ -139,10 +230,22 @@ pub fn render_service(
             });
         }
     }
+    storage.files_object = files_object;
+    Ok(())
+}
+
+/// `x-novadev.keys`: a Secret volume per generated key pair (the Secret is made when applying).
+fn key_volumes(
+    cx: &Context<'_>,
+    service: &Service,
+    storage: &mut PodStorage,
+    warnings: &mut Warnings,
+) {
+    let placement = &cx.placements[&service.name];
     for key in &service.novadev.keys {
         let secret = config::key_secret_name(&cx.stack.name, &key.name);
         let volume = format!("novadev-key-{}", key.name.replace('_', "-"));
-        volumes.push(Volume {
+        storage.volumes.push(Volume {
             name: volume.clone(),
             secret: Some(SecretVolumeSource {
                 secret_name: Some(secret.clone()),
@@ -151,8 +254,8 @@ pub fn render_service(
             }),
             ..Volume::default()
         });
-        mounts.push(mount(&volume, &key.target, true));
-        key_secrets.push(KeySecretRef {
+        storage.mounts.push(mount(&volume, &key.target, true));
+        storage.key_secrets.push(KeySecretRef {
             namespace: placement.namespace.clone(),
             secret: secret.clone(),
             key: key.name.clone(),
@@ -165,69 +268,42 @@ pub fn render_service(
             ),
         );
     }
+}
 
-    let security = settings
-        .security
-        .clone()
-        .unwrap_or_default()
-        .over(&cx.project.security.clone().unwrap_or_default());
-    if security.read_only_root_filesystem == Some(true)
-        && !mounts.iter().any(|m| m.mount_path == "/tmp")
-    {
-        // Most programs need a writable /tmp; a read-only root would take it away.
-        volumes.push(Volume {
-            name: "novadev-tmp".into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Volume::default()
-        });
-        mounts.push(mount("novadev-tmp", "/tmp", false));
-    }
-
-    let ports = network::ports(cx, service, warnings);
-    manifests.extend(network::services(cx, service, &ports));
-
-    let mut env_from = Vec::new();
-    for object in &env_objects {
-        match object {
-            Manifest::ConfigMap(cm) => env_from.push(EnvFromSource {
+/// The environment's ConfigMap and Secret, as the container's `envFrom`.
+fn env_from(env_objects: &[Manifest]) -> Option<Vec<EnvFromSource>> {
+    let sources: Vec<EnvFromSource> = env_objects
+        .iter()
+        .filter_map(|object| match object {
+            Manifest::ConfigMap(cm) => Some(EnvFromSource {
                 config_map_ref: Some(ConfigMapEnvSource {
                     name: cm.metadata.name.clone().unwrap_or_default(),
                     ..ConfigMapEnvSource::default()
                 }),
                 ..EnvFromSource::default()
             }),
-            Manifest::Secret(s) => env_from.push(EnvFromSource {
+            Manifest::Secret(s) => Some(EnvFromSource {
                 secret_ref: Some(SecretEnvSource {
                     name: s.metadata.name.clone().unwrap_or_default(),
                     ..SecretEnvSource::default()
                 }),
                 ..EnvFromSource::default()
             }),
-            _ => {}
-        }
-    }
+            _ => None,
+        })
+        .collect();
+    (!sources.is_empty()).then_some(sources)
+}
 
-    let (readiness, liveness) = probes(cx, service, warnings);
-    let container = Container {
-        name: placement.name.clone(),
-        image: Some(image(cx, service, warnings)),
-        image_pull_policy: Some(pull_policy(cx, service).into()),
-        command: service.entrypoint.clone(),
-        args: service.command.clone(),
-        working_dir: service.working_dir.clone(),
-        env_from: (!env_from.is_empty()).then_some(env_from),
-        ports: network::container_ports(&ports),
-        readiness_probe: readiness,
-        liveness_probe: liveness,
-        resources: resources(cx, &service.name),
-        security_context: container_security(service, &security, warnings),
-        volume_mounts: (!mounts.is_empty()).then_some(mounts),
-        tty: service.tty.then_some(true),
-        stdin: service.stdin_open.then_some(true),
-        ..Container::default()
-    };
-
-    let waits = wait::waits(cx, service, warnings);
+/// The pod around the app container: the waits, the Compose process and host settings.
+fn pod_spec(
+    cx: &Context<'_>,
+    service: &Service,
+    container: Container,
+    mut volumes: Vec<Volume>,
+    security: &Security,
+    warnings: &mut Warnings,
+) -> PodSpec {
     let mut pod = PodSpec {
         containers: vec![container],
         // The app gets no API token; the waits mount their own (see `wait`).
@@ -244,32 +320,24 @@ pub fn render_service(
         }),
         ..PodSpec::default()
     };
-    if let Some(waits) = waits {
+    if let Some(waits) = wait::waits(cx, service, warnings) {
         pod.service_account_name = Some(wait::account_name(&cx.stack.name));
         pod.init_containers = Some(waits.init_containers);
         volumes.extend(waits.volumes);
     }
     pod.volumes = (!volumes.is_empty()).then_some(volumes);
+    pod
+}
 
-    let mut config_parts: Vec<&Manifest> = env_objects.iter().collect();
-    if let Some(cm) = &files_object {
-        config_parts.push(cm);
-    }
-    let template = PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(cx.labels(&service.name)),
-            annotations: Some(pod_annotations(
-                service,
-                config::config_hash(&config_parts),
-                warnings,
-            )),
-            ..ObjectMeta::default()
-        }),
-        spec: Some(pod),
-    };
-    manifests.extend(env_objects.iter().cloned());
-    manifests.extend(files_object);
-
+/// The Deployment, StatefulSet or Job that runs the pod template.
+fn workload(
+    cx: &Context<'_>,
+    service: &Service,
+    template: PodTemplateSpec,
+    claim_templates: Vec<PersistentVolumeClaim>,
+    warnings: &mut Warnings,
+) -> Manifest {
+    let placement = &cx.placements[&service.name];
     let meta = cx.meta(&service.name, placement.name.clone(), &placement.namespace);
     let selector = LabelSelector {
         match_labels: Some(labels::selector(&cx.stack.name, &service.name)),
@@ -278,7 +346,7 @@ pub fn render_service(
     match placement.kind {
         WorkloadKind::Deployment => {
             restart_warning(service, "Deployment", warnings);
-            manifests.push(Manifest::Deployment(Deployment {
+            Manifest::Deployment(Deployment {
                 metadata: meta,
                 spec: Some(DeploymentSpec {
                     replicas: Some(placement.replicas),
@@ -287,11 +355,11 @@ pub fn render_service(
                     ..DeploymentSpec::default()
                 }),
                 ..Deployment::default()
-            }));
+            })
         }
         WorkloadKind::Statefulset => {
             restart_warning(service, "StatefulSet", warnings);
-            manifests.push(Manifest::StatefulSet(StatefulSet {
+            Manifest::StatefulSet(StatefulSet {
                 metadata: meta,
                 spec: Some(StatefulSetSpec {
                     replicas: Some(placement.replicas),
@@ -305,7 +373,7 @@ pub fn render_service(
                     ..StatefulSetSpec::default()
                 }),
                 ..StatefulSet::default()
-            }));
+            })
         }
         WorkloadKind::Job => {
             let (restart_policy, backoff) = job_restart(service, warnings);
@@ -313,7 +381,7 @@ pub fn render_service(
             if let Some(spec) = template.spec.as_mut() {
                 spec.restart_policy = Some(restart_policy.into());
             }
-            manifests.push(Manifest::Job(Job {
+            Manifest::Job(Job {
                 metadata: meta,
                 spec: Some(JobSpec {
                     backoff_limit: Some(backoff),
@@ -321,13 +389,9 @@ pub fn render_service(
                     ..JobSpec::default()
                 }),
                 ..Job::default()
-            }));
+            })
         }
     }
-    Ok(ServiceOutput {
-        manifests,
-        key_secrets,
-    })
 }
 
 fn mount(name: &str, target: &str, read_only: bool) -> VolumeMount {
