@@ -160,6 +160,7 @@ mod tests {
                     )],
                 )],
                 requirements: Default::default(),
+                k8s: None,
             },
         }
     }

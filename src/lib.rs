@@ -18,6 +18,7 @@ pub mod connection;
 pub mod daemon;
 pub mod engine;
 pub mod graph;
+pub mod k8s;
 pub mod ops;
 pub mod orchestrator;
 pub mod paths;

@@ -5,6 +5,7 @@ mod config;
 mod control;
 mod exec;
 mod inspect;
+mod k8s;
 mod logs;
 pub mod output;
 mod prereq;
@@ -226,6 +227,9 @@ pub enum Command {
         #[command(flatten)]
         args: config::ConfigArgs,
     },
+    /// The stack on Kubernetes (`k8s render`: its manifests).
+    #[command(subcommand)]
+    K8s(k8s::K8sCommand),
     /// Run the project daemon in the foreground (started by `up`).
     #[command(hide = true)]
     Daemon {
@@ -323,6 +327,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Logs { stack, args } => logs::run(&global.with_logs(&stack), args).await,
         Command::Cleanup { stack, args } => teardown::cleanup(&global.with(&stack), args).await,
         Command::Config { stack, args } => config::run(&global.with(&stack), args),
+        Command::K8s(command) => k8s::run(&global, command),
         Command::Ui { stack, args } => ui::run(&global.with(&stack), args).await,
         Command::Stats { stack, args } => stats::run(&global.with(&stack), args).await,
         Command::Exec { stack, args } => exec::exec(&global.with(&stack), args).await,

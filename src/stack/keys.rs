@@ -250,7 +250,7 @@ pub const HOOK: &[&str] = &[
 pub const EXTENDS: &[&str] = &["file", "service"];
 pub const INCLUDE: &[&str] = &["path", "env_file", "project_directory"];
 
-pub const NOVADEV_SERVICE: &[&str] = &["tier", "rebuild_on_change", "host_build", "keys"];
+pub const NOVADEV_SERVICE: &[&str] = &["tier", "rebuild_on_change", "host_build", "keys", "k8s"];
 pub const NOVADEV_KEY: &[&str] = &["name", "target"];
 pub const NOVADEV_HOST_BUILD: &[&str] = &[
     "command",
@@ -259,7 +259,7 @@ pub const NOVADEV_HOST_BUILD: &[&str] = &[
     "base_image",
     "install_path",
 ];
-pub const NOVADEV_PROJECT: &[&str] = &["tiers", "connection", "requirements"];
+pub const NOVADEV_PROJECT: &[&str] = &["tiers", "connection", "requirements", "k8s"];
 pub const NOVADEV_REQUIREMENTS: &[&str] = &["cpus", "memory"];
 
 /// Sorts a mapping's entries: returns the supported ones (key text, key node, value node), warns

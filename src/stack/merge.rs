@@ -27,6 +27,7 @@ pub struct Merged {
     pub requirements: Option<crate::stack::model::Requirements>,
     /// Top-level `secrets:` and `configs:` (a later file's entry replaces an earlier one).
     pub file_sources: BTreeMap<(FileKind, String), RawFileSource>,
+    pub k8s: Option<serde_json::Value>,
 }
 
 impl Merged {
@@ -43,6 +44,7 @@ impl Merged {
         if file.requirements.is_some() {
             self.requirements = file.requirements;
         }
+        merge_json(&mut self.k8s, file.k8s);
         for service in file.services {
             match self.services.get_mut(&service.name) {
                 Some(base) => merge_service(base, service),
@@ -141,6 +143,25 @@ pub fn merge_service(base: &mut RawService, over: RawService) {
     set(&mut base.keys, over.keys);
     merge_runtime(&mut base.runtime, over.runtime);
     set(&mut base.extends, over.extends);
+    merge_json(&mut base.k8s, over.k8s);
+}
+
+/// `x-novadev.k8s` merges like Compose merges mappings: key by key, deeply; anything else in a
+/// later file replaces what came before.
+fn merge_json(base: &mut Option<serde_json::Value>, over: Option<serde_json::Value>) {
+    let Some(over) = over else { return };
+    match (base.as_mut(), over) {
+        (Some(serde_json::Value::Object(base)), serde_json::Value::Object(over)) => {
+            for (key, value) in over {
+                let mut slot = base.remove(&key);
+                merge_json(&mut slot, Some(value));
+                if let Some(value) = slot {
+                    base.insert(key, value);
+                }
+            }
+        }
+        (_, over) => *base = Some(over),
+    }
 }
 
 /// Appends the entries of `over` that `base` lacks (Compose's rule for cap_add, dns, …).

@@ -58,6 +58,10 @@ pub struct ProjectExt {
     /// What the stack needs of the machine, checked before `up`.
     #[serde(default)]
     pub requirements: Requirements,
+    /// `x-novadev.k8s`, kept as written: its meaning belongs to the Kubernetes runtime (src/k8s),
+    /// which checks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k8s: Option<serde_json::Value>,
 }
 
 /// Connection info sections: (section title, [(label, value)]), in the stack's order.
@@ -556,6 +560,11 @@ pub struct ServiceExt {
     /// read-only into the container (never printed).
     #[serde(default)]
     pub keys: Vec<GeneratedKey>,
+    /// `x-novadev.k8s`, kept as written: its meaning belongs to the Kubernetes runtime (src/k8s),
+    /// which checks it.
+    /// Not serialized when absent, so the Docker side's config hash of a stack without it stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k8s: Option<serde_json::Value>,
 }
 
 /// A key pair novadev makes for a service: `<target>/private.pem` (PKCS#8) and

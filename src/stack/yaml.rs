@@ -99,6 +99,43 @@ impl Node {
         }
     }
 
+    /// The node as plain data, typed the way YAML 1.2's core schema types plain scalars (quoted
+    /// and block scalars stay strings), for settings kept as written (`x-novadev.k8s`).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match &self.value {
+            Value::Map(entries) => Json::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (scalar_text(k), v.to_json()))
+                    .collect(),
+            ),
+            Value::Seq(items) => Json::Array(items.iter().map(Node::to_json).collect()),
+            Value::Scalar { .. } if self.is_null() => Json::Null,
+            Value::Scalar {
+                text,
+                style: Style::Plain,
+            } => match text.as_str() {
+                "true" | "True" | "TRUE" => Json::Bool(true),
+                "false" | "False" | "FALSE" => Json::Bool(false),
+                _ => {
+                    if let Ok(n) = text.parse::<i64>() {
+                        Json::from(n)
+                    } else if let Some(n) = text
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                    {
+                        Json::Number(n)
+                    } else {
+                        Json::String(text.clone())
+                    }
+                }
+            },
+            Value::Scalar { text, .. } => Json::String(text.clone()),
+        }
+    }
+
     /// What the node costs in memory, roughly: a node's own size plus its text. This is what an
     /// alias of it adds, and what the byte budget counts.
     fn weight(&self) -> usize {

@@ -118,6 +118,7 @@ pub fn convert_file(root: Option<&Node>, cx: &mut Context<'_>) -> RawFile {
                     file.tiers = ext.tiers;
                     file.connection = ext.connection;
                     file.requirements = ext.requirements;
+                    file.k8s = ext.k8s;
                 }
             }
             _ => {}

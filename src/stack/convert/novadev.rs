@@ -142,6 +142,8 @@ pub(super) fn service_ext(cx: &mut Context<'_>, s: &mut RawService, k: &Node, v:
             }
             "host_build" => s.host_build = host_build(cx, xk, xv),
             "keys" => s.keys = generated_keys(cx, xk, xv),
+            // Kept as written: its meaning belongs to the Kubernetes runtime, which checks it.
+            "k8s" => s.k8s = Some(xv.to_json()),
             _ => {}
         }
     }
@@ -270,6 +272,7 @@ pub struct RawProjectExt {
     pub tiers: Option<Vec<(String, Vec<String>, Pos)>>,
     pub connection: Option<crate::stack::model::ConnectionSections>,
     pub requirements: Option<Requirements>,
+    pub k8s: Option<serde_json::Value>,
 }
 
 pub(super) fn project_ext(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<RawProjectExt> {
@@ -286,6 +289,7 @@ pub(super) fn project_ext(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<Ra
             "tiers" => ext.tiers = tiers(cx, tk, tv),
             "connection" => ext.connection = connection(cx, tk, tv),
             "requirements" => ext.requirements = requirements(cx, tk, tv),
+            "k8s" => ext.k8s = Some(tv.to_json()),
             _ => {}
         }
     }

@@ -12,6 +12,8 @@ pub struct RawFile {
     pub tiers: Option<Vec<(String, Vec<String>, Pos)>>,
     pub connection: Option<crate::stack::model::ConnectionSections>,
     pub requirements: Option<Requirements>,
+    /// Top-level `x-novadev.k8s`, as written.
+    pub k8s: Option<serde_json::Value>,
     /// Top-level `secrets:` and `configs:`.
     pub file_sources: Vec<RawFileSource>,
     /// Top-level `include:`, loaded by the loader before this file's own content is merged.
@@ -115,6 +117,8 @@ pub struct RawService {
     pub rebuild_on_change: Option<bool>,
     pub host_build: Option<RawHostBuild>,
     pub keys: Option<Vec<GeneratedKey>>,
+    /// `x-novadev.k8s`, as written.
+    pub k8s: Option<serde_json::Value>,
     pub runtime: RawRuntime,
     /// `extends:`, resolved by the loader before merge.
     pub extends: Option<RawExtends>,
@@ -167,6 +171,7 @@ impl RawService {
             rebuild_on_change: None,
             host_build: None,
             keys: None,
+            k8s: None,
             runtime: RawRuntime::default(),
             extends: None,
         }

@@ -141,6 +141,7 @@ pub fn finalize(merged: Merged, f: &Finalize<'_>, report: &mut Report) -> Stack 
             tiers,
             connection: merged.connection.unwrap_or_default(),
             requirements: merged.requirements.unwrap_or_default(),
+            k8s: merged.k8s,
         },
     }
 }
@@ -237,6 +238,7 @@ fn service(
             rebuild_on_change: raw.rebuild_on_change,
             host_build,
             keys: raw.keys.unwrap_or_default(),
+            k8s: raw.k8s,
         },
     }
 }
