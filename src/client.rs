@@ -19,6 +19,7 @@ use crate::protocol::{
     ApiError, ControlRequest, DownReport, DownRequest, ErrorKind, Info, ServiceStatus, StackRef,
     Verb,
 };
+use crate::target::DaemonTarget;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -59,9 +60,10 @@ impl Client {
         }
     }
 
-    /// A client for the project's daemon, if one answers.
-    pub async fn connect(project: &str) -> Option<(Client, Info)> {
-        let paths = ProjectPaths::for_project(project);
+    /// A client for the daemon whose state dir is `key` (a project's name, or a project on
+    /// Kubernetes: `crate::target::DaemonTarget::key`), if one answers.
+    pub async fn connect(key: &str) -> Option<(Client, Info)> {
+        let paths = ProjectPaths::for_project(key);
         if !paths.socket.exists() {
             return None;
         }
@@ -254,19 +256,20 @@ pub fn sse_messages(
         .flat_map(futures_util::stream::iter)
 }
 
-/// The project's daemon, started if none answers (or if the one answering is from another build
-/// of novadev). `exe` is the novadev binary to run as `novadev daemon --project NAME`.
-pub async fn ensure_daemon(project: &str, exe: &Path) -> Result<Client, ClientError> {
+/// The target's daemon, started if none answers (or if the one answering is from another build
+/// of novadev). `exe` is the novadev binary to run as `novadev daemon --project NAME …`.
+pub async fn ensure_daemon(target: &DaemonTarget, exe: &Path) -> Result<Client, ClientError> {
     let me = crate::paths::build_id();
-    if let Some((client, info)) = Client::connect(project).await {
+    let key = target.key();
+    if let Some((client, info)) = Client::connect(&key).await {
         if info.build_id == me {
             return Ok(client);
         }
         tracing::info!(old = %info.build_id, "replacing a daemon from another build of novadev");
         let _ = client.shutdown().await;
-        wait_gone(&ProjectPaths::for_project(project).socket).await;
+        wait_gone(&target.paths().socket).await;
     }
-    let paths = ProjectPaths::for_project(project);
+    let paths = target.paths();
     paths.prepare()?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -279,9 +282,7 @@ pub async fn ensure_daemon(project: &str, exe: &Path) -> Result<Client, ClientEr
         message: e.to_string(),
     })?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("daemon")
-        .arg("--project")
-        .arg(project)
+    cmd.args(target.daemon_args())
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2);
@@ -295,7 +296,7 @@ pub async fn ensure_daemon(project: &str, exe: &Path) -> Result<Client, ClientEr
     })?;
     let started = Instant::now();
     loop {
-        if let Some((client, _)) = Client::connect(project).await {
+        if let Some((client, _)) = Client::connect(&key).await {
             // Reap the child in the background; it lives on as the daemon.
             std::thread::spawn(move || {
                 let _ = child.wait();
@@ -307,7 +308,7 @@ pub async fn ensure_daemon(project: &str, exe: &Path) -> Result<Client, ClientEr
             let last: Vec<&str> = tail.lines().rev().take(5).collect();
             let last: Vec<&str> = last.into_iter().rev().collect();
             // Lost a race with another `up` that started the daemon first: use that one.
-            if let Some((client, _)) = Client::connect(project).await {
+            if let Some((client, _)) = Client::connect(&key).await {
                 return Ok(client);
             }
             return Err(ClientError::Spawn {

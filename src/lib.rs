@@ -27,5 +27,6 @@ pub mod protocol;
 pub mod readiness;
 pub mod secrets;
 pub mod stack;
+pub mod target;
 pub mod tui;
 pub mod watch;

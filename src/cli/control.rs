@@ -17,6 +17,8 @@ pub struct ControlArgs {
     /// Print the resulting statuses as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub k8s: super::K8sFlags,
 }
 
 pub async fn run(global: &Global, args: ControlArgs, verb: Verb) -> CmdResult {
@@ -26,7 +28,7 @@ pub async fn run(global: &Global, args: ControlArgs, verb: Verb) -> CmdResult {
             return Err(Failure::bad_input(format!("no service `{s}` in the stack")));
         }
     }
-    let client = super::daemon(&loaded.stack.name).await?;
+    let client = super::daemon_for(&args.k8s.target(&loaded.stack.name)).await?;
     let stack = stack_ref(global, &loaded)?;
     let mut results: Vec<ServiceStatus> = Vec::new();
     for s in &args.services {

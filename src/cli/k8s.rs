@@ -47,6 +47,16 @@ fn render(global: &Global, args: RenderArgs) -> CmdResult {
     for warning in &rendered.warnings {
         anstream::eprintln!("{} {warning}", paint(YELLOW, "warning:"));
     }
+    // Generated key pairs are secrets of the developer's machine: `up --k8s` creates their
+    // Secrets from the project's dev keys; rendered manifests only refer to them.
+    for k in &rendered.key_secrets {
+        anstream::eprintln!(
+            "{} Secret `{}` (generated key pair `{}`) is not in the manifests: `novadev up --k8s` creates it from the project's dev keys",
+            paint(YELLOW, "note:"),
+            k.secret,
+            k.key
+        );
+    }
     match &args.output {
         Some(dir) => {
             let written =

@@ -38,6 +38,8 @@ pub struct LogsArgs {
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub k8s: super::K8sFlags,
 }
 
 /// `--since` as Unix seconds.
@@ -71,7 +73,8 @@ pub async fn run(global: &Global, args: LogsArgs) -> CmdResult {
         tail: args.tail,
         since: args.since,
     };
-    let lines: BoxStream<'static, LogLine> = match Client::connect(&project).await {
+    let target = args.k8s.target(&project);
+    let lines: BoxStream<'static, LogLine> = match Client::connect(&target.key()).await {
         Some((client, _)) => {
             let mut path = format!(
                 "/v1/logs?services={}&follow={}",
@@ -96,12 +99,26 @@ pub async fn run(global: &Global, args: LogsArgs) -> CmdResult {
                 .boxed()
         }
         None => {
-            let engine = Engine::connect().await?;
             let known: Vec<String> = loaded
                 .as_ref()
                 .map(|l| l.stack.services.keys().cloned().collect())
                 .unwrap_or_default();
-            crate::ops::read::log_lines(&engine, &project, &args.services, &known, &query).await?
+            match &target.kube {
+                Some(spec) => {
+                    let params = crate::protocol::LogsParams {
+                        services: args.services.join(","),
+                        follow: args.follow,
+                        tail: args.tail,
+                        since: args.since,
+                    };
+                    crate::ops::read::kube_log_lines(spec, &project, &known, &params).await?
+                }
+                None => {
+                    let engine = Engine::connect().await?;
+                    crate::ops::read::log_lines(&engine, &project, &args.services, &known, &query)
+                        .await?
+                }
+            }
         }
     };
     let width = args

@@ -24,6 +24,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::client::Client;
 use crate::protocol::{ErrorKind, StackRef, Verb};
 use crate::stack::{self, LoadOptions, Loaded, StackError};
+use crate::target::{DaemonTarget, KubeSpec};
 use output::{RED, YELLOW, paint};
 
 #[derive(Debug, Parser)]
@@ -235,6 +236,8 @@ pub enum Command {
     Daemon {
         #[arg(long)]
         project: String,
+        #[command(flatten)]
+        k8s: K8sFlags,
     },
 }
 
@@ -333,7 +336,11 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Exec { stack, args } => exec::exec(&global.with(&stack), args).await,
         Command::Run { stack, args } => exec::run(&global.with(&stack), args).await,
         Command::Ps { stack, json } => {
-            let args = status::StatusArgs { plain: !json, json };
+            let args = status::StatusArgs {
+                plain: !json,
+                json,
+                k8s: K8sFlags::default(),
+            };
             status::run(&global.with(&stack), args).await
         }
         Command::Port { stack, args } => inspect::port(&global.with(&stack), args).await,
@@ -358,7 +365,7 @@ async fn run(cli: Cli) -> CmdResult {
         Command::Start { stack, args } => {
             control::run(&global.with(&stack), args, Verb::Start).await
         }
-        Command::Daemon { project } => match crate::daemon::run(project).await {
+        Command::Daemon { project, k8s } => match crate::daemon::run(k8s.target(&project)).await {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e @ crate::daemon::DaemonError::AlreadyRunning(_)) => {
                 tracing::info!("{e}");
@@ -468,16 +475,64 @@ pub fn current_exe() -> Result<PathBuf, Failure> {
         .map_err(|e| Failure::runtime(format!("cannot find the novadev executable: {e}")))
 }
 
-/// The project's daemon: the one that runs, else a new one. The engine is checked first, so that
-/// a missing engine is one clear sentence rather than a daemon that could not start.
+/// The project's daemon on the local engine: the one that runs, else a new one.
 pub async fn daemon(project: &str) -> Result<Client, Failure> {
-    if let Some((client, info)) = Client::connect(project).await
+    daemon_for(&DaemonTarget::docker(project)).await
+}
+
+/// A target's daemon: the one that runs, else a new one. The engine (and the cluster) are
+/// checked first, so that one that cannot be reached is one clear sentence rather than a daemon
+/// that could not start.
+pub async fn daemon_for(target: &DaemonTarget) -> Result<Client, Failure> {
+    if let Some((client, info)) = Client::connect(&target.key()).await
         && info.build_id == crate::paths::build_id()
     {
         return Ok(client);
     }
     crate::engine::Engine::connect().await?;
-    Ok(crate::client::ensure_daemon(project, &current_exe()?).await?)
+    if let Some(spec) = &target.kube {
+        crate::k8s::Cluster::connect(&spec.connect_options())
+            .await
+            .map_err(Failure::runtime)?;
+    }
+    Ok(crate::client::ensure_daemon(target, &current_exe()?).await?)
+}
+
+/// Run on a Kubernetes cluster instead of the local engine (`up`, `status`, `logs`, `down`,
+/// `cleanup`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct K8sFlags {
+    /// On a Kubernetes cluster instead of the local Docker engine.
+    #[arg(long = "k8s")]
+    pub k8s: bool,
+    /// The kubeconfig (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, requires = "k8s", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current one).
+    #[arg(long, requires = "k8s", value_name = "CONTEXT")]
+    pub context: Option<String>,
+    /// The default namespace (else x-novadev.k8s.namespace, else the project's name).
+    #[arg(long, requires = "k8s", value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// A Docker container running the containerd node of a local cluster: images the stack
+    /// builds are loaded into it.
+    #[arg(long, requires = "k8s", value_name = "CONTAINER")]
+    pub node: Option<String>,
+}
+
+impl K8sFlags {
+    /// The daemon these flags name for `project`.
+    pub fn target(&self, project: &str) -> DaemonTarget {
+        DaemonTarget {
+            project: project.to_string(),
+            kube: self.k8s.then(|| KubeSpec {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.context.clone(),
+                namespace: self.namespace.clone(),
+                node: self.node.clone(),
+            }),
+        }
+    }
 }
 
 /// `value` as pretty JSON on stdout; a reader that went away is not an error.

@@ -21,6 +21,8 @@ pub struct StatusArgs {
     /// Machine-readable state.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub k8s: super::K8sFlags,
 }
 
 #[derive(Debug, Serialize)]
@@ -32,21 +34,25 @@ struct StatusJson {
 
 pub async fn run(global: &Global, args: StatusArgs) -> CmdResult {
     let (project, loaded) = project_name(global)?;
+    let target = args.k8s.target(&project);
     if !args.plain && !args.json && crate::tui::wanted() {
-        return tui(project, loaded).await;
+        return tui(&target, loaded).await;
     }
-    let (daemon, services) = match Client::connect(&project).await {
+    let (daemon, services) = match Client::connect(&target.key()).await {
         Some((client, _)) => {
             let status: StatusResponse = client.get("/v1/status").await?;
             (Some(status.info), status.services)
         }
         None => {
-            let engine = Engine::connect().await?;
             let stack = loaded.as_ref().map(|l| &l.stack);
-            (
-                None,
-                crate::ops::read::statuses(&engine, &project, stack).await?,
-            )
+            let services = match &target.kube {
+                Some(spec) => crate::ops::read::kube_statuses(spec, &project, stack).await?,
+                None => {
+                    let engine = Engine::connect().await?;
+                    crate::ops::read::statuses(&engine, &project, stack).await?
+                }
+            };
+            (None, services)
         }
     };
     if args.json {
@@ -60,16 +66,26 @@ pub async fn run(global: &Global, args: StatusArgs) -> CmdResult {
     }
     match &daemon {
         Some(info) => anstream::println!(
-            "project {} · daemon pid {} up {} · engine {}",
+            "project {} · daemon pid {} up {} · {}",
             project,
             info.pid,
             output::human_ms(now_ms().saturating_sub(info.started_ms)),
-            info.engine_version
+            match &info.cluster {
+                Some(cluster) => format!("Kubernetes {cluster}"),
+                None => format!("engine {}", info.engine_version),
+            }
         ),
         None => anstream::println!(
             "project {} · {}",
             project,
-            paint(DIM, "no daemon running (state from Docker)")
+            paint(
+                DIM,
+                if target.kube.is_some() {
+                    "no daemon running (state from the cluster)"
+                } else {
+                    "no daemon running (state from Docker)"
+                }
+            )
         ),
     }
     let rows: Vec<Vec<String>> = services
@@ -108,11 +124,20 @@ pub async fn run(global: &Global, args: StatusArgs) -> CmdResult {
 
 /// The TUI needs a daemon: its state and logs come from the daemon's streams. Without one, say
 /// how to start it rather than show a screen that can never fill.
-async fn tui(project: String, loaded: Option<crate::stack::Loaded>) -> CmdResult {
-    let Some((client, info)) = Client::connect(&project).await else {
-        return Err(Failure::runtime(format!(
-            "no daemon runs for project {project}; start it with `novadev up` (`novadev status --plain` shows what Docker has)"
-        )));
+async fn tui(
+    target: &crate::target::DaemonTarget,
+    loaded: Option<crate::stack::Loaded>,
+) -> CmdResult {
+    let project = target.project.clone();
+    let Some((client, info)) = Client::connect(&target.key()).await else {
+        return Err(Failure::runtime(match target.kube {
+            None => format!(
+                "no daemon runs for project {project}; start it with `novadev up` (`novadev status --plain` shows what Docker has)"
+            ),
+            Some(_) => format!(
+                "no daemon runs for project {project} on Kubernetes; start it with `novadev up --k8s` (`novadev status --k8s --plain` shows what the cluster has)"
+            ),
+        }));
     };
     let tiers = loaded
         .map(|l| {

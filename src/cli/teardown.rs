@@ -9,7 +9,6 @@ use clap::Args;
 use super::output::{DIM, GREEN, paint};
 use super::{CmdResult, Failure, Global, project_name, stack_ref};
 use crate::client::wait_gone;
-use crate::paths::ProjectPaths;
 use crate::protocol::{DownReport, DownRequest};
 use crate::stack::Loaded;
 
@@ -18,6 +17,8 @@ pub struct DownArgs {
     /// Print what was removed as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub k8s: super::K8sFlags,
 }
 
 #[derive(Debug, Args)]
@@ -32,11 +33,14 @@ pub struct CleanupArgs {
     /// Print what was removed as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub k8s: super::K8sFlags,
 }
 
 pub async fn down(global: &Global, args: DownArgs) -> CmdResult {
     let (project, loaded) = project_name(global)?;
-    let report = take_down(global, &project, loaded.as_ref(), false, false).await?;
+    let target = args.k8s.target(&project);
+    let report = take_down(global, &target, loaded.as_ref(), false, false).await?;
     print_report(&project, &report, args.json, "stopped")?;
     Ok(ExitCode::SUCCESS)
 }
@@ -47,19 +51,22 @@ pub async fn cleanup(global: &Global, args: CleanupArgs) -> CmdResult {
         anstream::println!("nothing removed");
         return Ok(ExitCode::from(1));
     }
-    let report = take_down(global, &project, loaded.as_ref(), args.volumes, true).await?;
+    let target = args.k8s.target(&project);
+    // On a cluster there are no images of ours to remove.
+    let images = target.kube.is_none();
+    let report = take_down(global, &target, loaded.as_ref(), args.volumes, images).await?;
     print_report(&project, &report, args.json, "removed")?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn take_down(
     global: &Global,
-    project: &str,
+    target: &crate::target::DaemonTarget,
     loaded: Option<&Loaded>,
     volumes: bool,
     images: bool,
 ) -> Result<DownReport, Failure> {
-    let client = super::daemon(project).await?;
+    let client = super::daemon_for(target).await?;
     let stack = match loaded {
         Some(loaded) => Some(stack_ref(global, loaded)?),
         None => None,
@@ -71,7 +78,7 @@ async fn take_down(
             images,
         })
         .await?;
-    wait_gone(&ProjectPaths::for_project(project).socket).await;
+    wait_gone(&target.paths().socket).await;
     Ok(report)
 }
 

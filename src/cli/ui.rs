@@ -64,8 +64,10 @@ pub fn url_for(project: &str, info: &Info) -> Result<String, String> {
     Ok(web::url_with_token(&web_ui.url, &token))
 }
 
-/// The line `up` prints after its summary, or why there is no web UI.
-pub async fn up_line(client: &Client, project: &str) -> String {
+/// The line `up` prints after its summary, or why there is no web UI. `key`: the daemon's (the
+/// project, or the project on Kubernetes).
+pub async fn up_line(client: &Client, key: &str) -> String {
+    let project = key;
     let url = match client.get::<Info>("/v1/info").await {
         Ok(info) => url_for(project, &info),
         Err(e) => Err(e.to_string()),

@@ -30,6 +30,8 @@ pub struct UpArgs {
     /// Print the final report as JSON (no progress lines).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub k8s: super::K8sFlags,
 }
 
 fn parse_wait(s: &str) -> Result<Duration, String> {
@@ -48,10 +50,37 @@ pub async fn run(global: &Global, args: UpArgs) -> CmdResult {
             )));
         }
     }
-    let engine = Engine::connect().await?;
-    super::prereq::check(&engine, stack, &args.services, args.json).await?;
+    let target = args.k8s.target(&stack.name);
+    match &target.kube {
+        None => {
+            let engine = Engine::connect().await?;
+            super::prereq::check(&engine, stack, &args.services, args.json).await?;
+        }
+        Some(spec) => {
+            // A setting that cannot be rendered is bad input, said before anything is applied
+            // (the daemon renders again from the files it loads).
+            let rendered = crate::k8s::render(
+                stack,
+                &crate::k8s::RenderOptions {
+                    namespace: spec.namespace.clone(),
+                },
+            )
+            .map_err(Failure::bad_input)?;
+            if !args.json {
+                for warning in &rendered.warnings {
+                    anstream::eprintln!("{} {warning}", paint(super::output::YELLOW, "warning:"));
+                }
+            }
+            let cluster = crate::k8s::Cluster::connect(&spec.connect_options())
+                .await
+                .map_err(Failure::runtime)?;
+            if !args.json {
+                anstream::println!("Kubernetes {} at {}", cluster.version(), cluster.server());
+            }
+        }
+    }
 
-    let client = super::daemon(&stack.name).await?;
+    let client = super::daemon_for(&target).await?;
     if !args.json {
         anstream::println!(
             "\n{} project {} · {}",
@@ -80,11 +109,13 @@ pub async fn run(global: &Global, args: UpArgs) -> CmdResult {
         super::print_json(&report)?;
     } else {
         print_summary(stack, &report);
-        anstream::println!("{}", super::ui::up_line(&client, &stack.name).await);
-        if report.ok {
+        anstream::println!("{}", super::ui::up_line(&client, &target.key()).await);
+        if report.ok && target.kube.is_none() {
             let info =
                 crate::connection::connection_info(stack, &report.services, &invocation(global));
             print_connection_info(&info);
+        } else if report.ok {
+            print_kube_commands(stack, &invocation(global));
         }
     }
     Ok(if report.ok {
@@ -360,6 +391,39 @@ fn invocation(global: &Global) -> String {
         cmd.push_str(&format!(" -p {p}"));
     }
     cmd
+}
+
+/// On a cluster the services are reached through it (ClusterIP Services, `kubectl
+/// port-forward`), so instead of host ports: the commands for the same project there.
+fn print_kube_commands(stack: &Stack, novadev: &str) {
+    let example = stack
+        .novadev
+        .tiers
+        .last()
+        .and_then(|(_, members)| members.first().cloned())
+        .or_else(|| stack.services.keys().next().cloned())
+        .unwrap_or_default();
+    anstream::println!("\n{}", paint(BOLD, "Common commands"));
+    for (command, what) in [
+        (
+            format!("{novadev} status --k8s"),
+            "live status of every service on the cluster",
+        ),
+        (
+            format!("{novadev} logs --k8s -f {example}"),
+            "follow a service's pod logs",
+        ),
+        (
+            format!("{novadev} restart --k8s {example}"),
+            "restart a service (a rollout)",
+        ),
+        (
+            format!("{novadev} cleanup --k8s"),
+            "delete what novadev created (claims stay; --volumes for them too)",
+        ),
+    ] {
+        anstream::println!("  {command}  {}", paint(DIM, format!("# {what}")));
+    }
 }
 
 /// The connection info and common commands blocks (text shared with the daemon and the TUI),

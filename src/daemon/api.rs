@@ -132,6 +132,12 @@ fn info_of(state: &DaemonState) -> Info {
         engine_version: engine.version().to_string(),
         engine_api_version: engine.api_version().to_string(),
         engine: state.ops.board().engine(),
+        cluster: match state.ops.target() {
+            crate::ops::Target::Docker => None,
+            crate::ops::Target::Kubernetes(k) => {
+                Some(format!("{} ({})", k.cluster.server(), k.cluster.version()))
+            }
+        },
         stack_files: stack
             .as_ref()
             .map(|s| s.files.iter().map(|f| f.display().to_string()).collect())
@@ -424,6 +430,7 @@ mod tests {
             Engine::unconnected(),
             "proj".into(),
             history,
+            crate::ops::Target::Docker,
             Err("none".into()),
         );
         state

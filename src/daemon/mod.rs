@@ -23,8 +23,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::engine::{Engine, EngineError};
 use crate::ops::Operations;
-use crate::paths::ProjectPaths;
 use crate::protocol::WebUiInfo;
+use crate::target::DaemonTarget;
 use crate::watch::Change;
 
 /// How long a shutdown waits for operations still running (an `up`, a rebuild) to finish.
@@ -44,6 +44,8 @@ pub enum DaemonError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     StateDir(#[from] crate::paths::PathsError),
+    #[error(transparent)]
+    Kube(#[from] crate::k8s::K8sError),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
@@ -69,11 +71,12 @@ impl DaemonState {
         engine: Engine,
         project: String,
         history: std::path::PathBuf,
+        target: crate::ops::Target,
         web_ui: Result<WebUiInfo, String>,
     ) -> (Arc<DaemonState>, mpsc::Receiver<Change>) {
         let (changes_tx, changes_rx) = mpsc::channel(256);
         let state = Arc::new(DaemonState {
-            ops: Operations::new(engine, project, changes_tx, history),
+            ops: Operations::new(engine, project, changes_tx, history, target),
             started_ms: crate::protocol::now_ms(),
             build_id: crate::paths::build_id(),
             shutdown: watch::Sender::new(false),
@@ -95,9 +98,10 @@ impl DaemonState {
     }
 }
 
-/// Run the daemon for `project` until asked to stop (API `down`/`shutdown`, SIGTERM, SIGINT).
-pub async fn run(project: String) -> Result<(), DaemonError> {
-    let paths = ProjectPaths::for_project(&project);
+/// Run the daemon for `target` until asked to stop (API `down`/`shutdown`, SIGTERM, SIGINT).
+pub async fn run(target: DaemonTarget) -> Result<(), DaemonError> {
+    let project = target.project.clone();
+    let paths = target.paths();
     paths.prepare()?;
     let lock =
         File::create(&paths.lock).map_err(io(format!("opening {}", paths.lock.display())))?;
@@ -111,6 +115,17 @@ pub async fn run(project: String) -> Result<(), DaemonError> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let engine = Engine::connect().await?;
+    let runtime = match &target.kube {
+        None => crate::ops::Target::Docker,
+        Some(spec) => {
+            let cluster = crate::k8s::Cluster::connect(&spec.connect_options()).await?;
+            crate::ops::Target::Kubernetes(crate::ops::kube::KubeTarget {
+                cluster,
+                namespace: spec.namespace.clone(),
+                node: spec.node.clone(),
+            })
+        }
+    };
     let (socket_limits, web_limits) = serve::Limits::for_listeners(serve::raise_open_file_limit());
 
     // Before the socket answers, so that whoever finds the daemon also finds its token. A web UI
@@ -142,7 +157,13 @@ pub async fn run(project: String) -> Result<(), DaemonError> {
     crate::paths::write_atomic(&paths.pid, std::process::id().to_string().as_bytes(), 0o600)
         .map_err(io(format!("writing {}", paths.pid.display())))?;
 
-    let (state, changes) = DaemonState::new(engine, project.clone(), paths.history.clone(), web_ui);
+    let (state, changes) = DaemonState::new(
+        engine,
+        project.clone(),
+        paths.history.clone(),
+        runtime,
+        web_ui,
+    );
     tracing::info!(project = %project, socket = %paths.socket.display(), "daemon listening");
     {
         let state = state.clone();
@@ -198,9 +219,8 @@ pub async fn serve(state: Arc<DaemonState>, listeners: Listeners, changes: mpsc:
         let ops = ops.clone();
         let stop = state.shutdown_signal();
         background.spawn(async move {
-            let project = ops.project().to_string();
             tokio::select! {
-                () = ops.orchestrator().follow_engine(project, ops.stack_updates()) => {}
+                () = ops.follow() => {}
                 () = stop => {}
             }
         });

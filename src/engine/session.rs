@@ -197,3 +197,49 @@ impl Engine {
         ))
     }
 }
+
+impl Engine {
+    /// Load `image` into the containerd of a node that runs as the container `node` (a local
+    /// one-node Kubernetes cluster): the image's `docker save` archive piped into
+    /// `ctr -n k8s.io images import -` inside it.
+    pub async fn load_into_containerd(&self, image: &str, node: &str) -> Result<(), EngineError> {
+        use tokio::io::AsyncWriteExt;
+        let request = ExecRequest {
+            cmd: ["ctr", "-n", "k8s.io", "images", "import", "-"]
+                .map(String::from)
+                .to_vec(),
+            ..ExecRequest::default()
+        };
+        let (exec_id, session) = self.exec_session(node, request).await?;
+        let Session { output, mut input } = session;
+        let mut archive = self.docker().export_image(image);
+        let context = format!("saving {image}");
+        while let Some(chunk) = archive.next().await {
+            let chunk = chunk.map_err(EngineError::api(context.clone()))?;
+            input.write_all(&chunk).await.map_err(|e| {
+                EngineError::Unexpected(format!("loading {image} into {node}: {e}"))
+            })?;
+        }
+        let _ = input.shutdown().await;
+        let said: Vec<String> = output
+            .filter_map(|o| async move {
+                match o {
+                    Ok(Output::Stdout(b) | Output::Stderr(b)) => {
+                        Some(String::from_utf8_lossy(&b).into_owned())
+                    }
+                    Err(_) => None,
+                }
+            })
+            .collect()
+            .await;
+        let code = self.exec_exit_code(&exec_id).await?;
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(EngineError::Unexpected(format!(
+                "loading {image} into {node}: ctr import exited {code}: {}",
+                said.join("").trim()
+            )))
+        }
+    }
+}

@@ -87,6 +87,10 @@ pub enum K8sError {
     },
     #[error("service `{service}` has no pod to read logs from")]
     NoPod { service: String },
+    #[error(
+        "service `{service}` has no Deployment or StatefulSet to restart (a one-shot Job runs again with `up --k8s`)"
+    )]
+    NothingToRestart { service: String },
     #[error("unknown service `{service}` (known: {})", known.join(", "))]
     UnknownService { service: String, known: Vec<String> },
 }

@@ -2,7 +2,7 @@
 //!
 //! - `render`: stack → typed manifests (pure; `novadev k8s render`).
 //! - `cluster`: connecting (kubeconfig, context) and the errors of talking to a server.
-//! - `apply`, `wait`, `state`, `logs`, `cleanup`: server-side apply (field manager `novadev`),
+//! - `apply`, `wait`, `state`, `logs`, `restart`, `cleanup`: server-side apply (field manager `novadev`),
 //!   waiting on conditions, per-service states for the status board, pod logs, and removing what
 //!   novadev created, found by label.
 //!
@@ -18,6 +18,7 @@ pub mod logs;
 pub mod manifest;
 pub mod names;
 pub mod render;
+pub mod restart;
 pub mod settings;
 pub mod state;
 pub mod wait;
@@ -29,5 +30,6 @@ pub use error::{K8sError, RenderError};
 pub use logs::{LogLine, LogOptions, logs};
 pub use manifest::Manifest;
 pub use render::{RenderOptions, Rendered, Warning, render};
+pub use restart::restart;
 pub use state::{Phase, ServiceState, read_states};
 pub use wait::wait_ready;

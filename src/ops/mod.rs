@@ -9,6 +9,7 @@
 
 pub mod devloop;
 pub mod history;
+pub mod kube;
 pub mod read;
 
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,12 @@ pub enum OpError {
     Engine(#[from] EngineError),
     #[error("the daemon is shutting down")]
     ShuttingDown,
+    #[error(transparent)]
+    Kube(#[from] crate::k8s::K8sError),
+    #[error(
+        "`{0}` works on Docker only; on Kubernetes use `restart`, or `up --k8s` (with --build) again"
+    )]
+    NotOnKubernetes(Verb),
 }
 
 impl OpError {
@@ -76,6 +83,14 @@ pub struct Operations {
     tasks: TaskTracker,
     /// The dev loop's history (rebuilds and restarts with their breakdown).
     history: history::History,
+    /// Where the project runs: the local Docker engine, or a Kubernetes cluster.
+    target: Target,
+}
+
+/// Where a daemon's project runs.
+pub enum Target {
+    Docker,
+    Kubernetes(kube::KubeTarget),
 }
 
 impl Operations {
@@ -86,6 +101,7 @@ impl Operations {
         project: String,
         changes: mpsc::Sender<Change>,
         history: std::path::PathBuf,
+        target: Target,
     ) -> Arc<Operations> {
         let jobs = std::env::var("NOVADEV_BUILD_JOBS")
             .ok()
@@ -102,7 +118,25 @@ impl Operations {
             changes,
             tasks: TaskTracker::new(),
             history: history::History::open(history),
+            target,
         })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Follow what the project runs on (the engine's events, or the cluster's states) until
+    /// dropped, keeping the board current.
+    pub async fn follow(&self) {
+        match &self.target {
+            Target::Docker => {
+                self.orchestrator
+                    .follow_engine(self.project.clone(), self.stack_updates())
+                    .await;
+            }
+            Target::Kubernetes(k) => kube::follow(self, k).await,
+        }
     }
 
     /// The dev loop's records of `service` (all when `None`), oldest first.
@@ -179,10 +213,12 @@ impl Operations {
         };
         let stack = self.load(r).await?;
         self.stack.send_replace(Some(stack.clone()));
-        self.orchestrator
-            .reconcile(&self.project, Some(&stack))
-            .await?;
-        self.restart_watch(&stack);
+        if let Target::Docker = self.target {
+            self.orchestrator
+                .reconcile(&self.project, Some(&stack))
+                .await?;
+            self.restart_watch(&stack);
+        }
         Ok(stack)
     }
 
@@ -200,11 +236,19 @@ impl Operations {
             let outcome = {
                 let _op = ops.op_lock.lock().await;
                 ops.stack.send_replace(Some(stack.clone()));
-                // Watching starts with the `up`: changes made while services come up count.
-                ops.restart_watch(&stack);
-                ops.orchestrator.up(stack, &options).await
+                match &ops.target {
+                    Target::Docker => {
+                        // Watching starts with the `up`: changes made while services come up count.
+                        ops.restart_watch(&stack);
+                        ops.orchestrator
+                            .up(stack, &options)
+                            .await
+                            .map_err(OpError::from)
+                    }
+                    Target::Kubernetes(k) => kube::up(&ops, k, stack, &options).await,
+                }
             };
-            let _ = tx.send(outcome.map_err(OpError::from));
+            let _ = tx.send(outcome);
         });
         rx
     }
@@ -220,10 +264,13 @@ impl Operations {
             (None, Some(r)) => self.load(r.clone()).await.ok(),
             (None, None) => None,
         };
-        Ok(self
-            .orchestrator
-            .down(&self.project, stack.as_deref(), what)
-            .await?)
+        match &self.target {
+            Target::Docker => Ok(self
+                .orchestrator
+                .down(&self.project, stack.as_deref(), what)
+                .await?),
+            Target::Kubernetes(k) => kube::down(k, &self.project, &what).await,
+        }
     }
 
     /// Restart, stop, start or rebuild one service of the stack. Returns its status once settled.
@@ -240,6 +287,10 @@ impl Operations {
                 project: self.project.clone(),
             }
             .into());
+        }
+        if let Target::Kubernetes(k) = &self.target {
+            let _op = self.op_lock.lock().await;
+            return kube::control(self, k, &stack, service, verb).await;
         }
         let began = crate::board::Began {
             at_ms: crate::protocol::now_ms(),
@@ -266,6 +317,9 @@ impl Operations {
             .stack()
             .map(|s| s.services.keys().cloned().collect())
             .unwrap_or_default();
+        if let Target::Kubernetes(k) = &self.target {
+            return kube::logs(k, &self.project, &known, params).await;
+        }
         let engine_lines = read::log_lines(
             self.engine(),
             &self.project,

@@ -65,3 +65,33 @@ pub async fn log_lines(
         .collect();
     Ok(stream::select_all(streams).boxed())
 }
+
+/// Every service of `project` as the cluster shows it (no daemon needed).
+pub async fn kube_statuses(
+    spec: &crate::target::KubeSpec,
+    project: &str,
+    stack: Option<&Stack>,
+) -> Result<Vec<ServiceStatus>, OpError> {
+    let cluster = crate::k8s::Cluster::connect(&spec.connect_options()).await?;
+    let states = crate::k8s::read_states(&cluster, project).await?;
+    Ok(states
+        .iter()
+        .map(|s| super::kube::status_of(s, stack))
+        .collect())
+}
+
+/// The logs of `project`'s pods on the cluster (no daemon needed).
+pub async fn kube_log_lines(
+    spec: &crate::target::KubeSpec,
+    project: &str,
+    known: &[String],
+    params: &crate::protocol::LogsParams,
+) -> Result<BoxStream<'static, LogLine>, OpError> {
+    let cluster = crate::k8s::Cluster::connect(&spec.connect_options()).await?;
+    let target = super::kube::KubeTarget {
+        cluster,
+        namespace: spec.namespace.clone(),
+        node: None,
+    };
+    super::kube::logs(&target, project, known, params).await
+}

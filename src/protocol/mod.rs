@@ -219,6 +219,10 @@ pub struct Info {
     /// Whether the engine answers, and since when it did not (outages are kept).
     #[serde(default)]
     pub engine: EngineHealth,
+    /// The Kubernetes cluster the project runs on (`server (version)`), for a daemon of
+    /// `up --k8s`; `None` on the local engine.
+    #[serde(default)]
+    pub cluster: Option<String>,
     pub stack_files: Vec<String>,
     pub build_id: String,
     /// Display tiers of the stack, in order (`x-novadev.tiers`).

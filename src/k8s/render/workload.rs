@@ -78,7 +78,7 @@ pub fn render_service(
         .over(&cx.project.security.clone().unwrap_or_default());
     let mut storage = PodStorage::default();
     compose_volumes(cx, service, &mut storage, warnings)?;
-    key_volumes(cx, service, &mut storage, warnings);
+    key_volumes(cx, service, &mut storage);
     if security.read_only_root_filesystem == Some(true)
         && !storage.mounts.iter().any(|m| m.mount_path == "/tmp")
     {
@@ -235,12 +235,7 @@ fn compose_volumes(
 }
 
 /// `x-novadev.keys`: a Secret volume per generated key pair (the Secret is made when applying).
-fn key_volumes(
-    cx: &Context<'_>,
-    service: &Service,
-    storage: &mut PodStorage,
-    warnings: &mut Warnings,
-) {
+fn key_volumes(cx: &Context<'_>, service: &Service, storage: &mut PodStorage) {
     let placement = &cx.placements[&service.name];
     for key in &service.novadev.keys {
         let secret = config::key_secret_name(&cx.stack.name, &key.name);
@@ -260,13 +255,6 @@ fn key_volumes(
             secret: secret.clone(),
             key: key.name.clone(),
         });
-        warnings.service(
-            &service.name,
-            format!(
-                "Secret `{secret}` (generated key pair `{}`) is not in the manifests: `novadev up --k8s` creates it from the project's dev keys",
-                key.name
-            ),
-        );
     }
 }
 

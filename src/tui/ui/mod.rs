@@ -194,6 +194,7 @@ pub(crate) mod testing {
                 reachable: true,
                 ..Default::default()
             },
+            cluster: None,
             stack_files: vec!["/home/dev/nova/stacks/nova/compose.yaml".into()],
             build_id: "test".into(),
             tiers: vec![],
