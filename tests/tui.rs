@@ -209,6 +209,35 @@ fn status_tui_shows_services_and_logs_restarts_and_quits_leaving_the_daemon() {
     let port = free_port();
     let p = Project::new("tui", &stack(port));
     p.up_ok(&[]);
+
+    // The plain table (what `deploy-local-k8s.sh status` prints) groups by tier, in the stack's
+    // order, the untiered last, with the healthcheck's verdict.
+    let plain = p.novadev(&["status", "--plain"]);
+    assert!(plain.ok(), "{}\n{}", plain.stdout, plain.stderr);
+    let lines: Vec<&str> = plain.stdout.lines().map(str::trim_end).collect();
+    let heading = |tier: &str| {
+        lines
+            .iter()
+            .position(|l| *l == format!("{tier} 1/1 ready"))
+            .unwrap_or_else(|| panic!("no heading for {tier}:\n{}", plain.stdout))
+    };
+    let (storage, apps, other) = (heading("storage"), heading("apps"), heading("other"));
+    assert!(storage < apps && apps < other, "{}", plain.stdout);
+    let words = |i: usize| lines[i].split_whitespace().collect::<Vec<_>>();
+    assert_eq!(
+        words(storage + 1)[..3],
+        ["store", "ready", "healthy"],
+        "{}",
+        plain.stdout
+    );
+    assert_eq!(
+        words(apps + 1)[..3],
+        ["web", "ready", "—"],
+        "{}",
+        plain.stdout
+    );
+    assert_eq!(words(other + 1)[0], "worker", "{}", plain.stdout);
+
     let tmux = Tmux::start(&p);
     let long = Duration::from_secs(30);
 

@@ -17,7 +17,8 @@ pub use logs::{Filter, LogRecord, LogSource, LogStream, LogView, Ring, Row, is_e
 
 use super::input::Action;
 pub use super::input::Mode;
-use crate::protocol::{Info, Phase, ServiceFailure, ServiceStatus};
+use crate::presentation::{state_label, tier_rank};
+use crate::protocol::{Info, Phase, ServiceStatus};
 
 /// Lines kept per service.
 pub const SERVICE_LOG_CAP: usize = 5_000;
@@ -270,14 +271,10 @@ impl App {
         let selected = self.selected().map(|s| s.status.service.clone());
         let order = &self.tier_order;
         self.services.sort_by_cached_key(|s| {
-            let (rank, tier) = match &s.status.tier {
-                Some(t) => match order.iter().position(|o| o == t) {
-                    Some(i) => (i, String::new()),
-                    None => (order.len(), t.clone()),
-                },
-                None => (usize::MAX, String::new()),
-            };
-            (rank, tier, s.status.service.clone())
+            (
+                tier_rank(s.status.tier.as_deref(), order),
+                s.status.service.clone(),
+            )
         });
         if let Some(name) = selected {
             self.selected = self
@@ -476,29 +473,6 @@ impl App {
 /// Container output as shown: see [`crate::presentation::clean_text`].
 fn clean_text(text: String) -> String {
     crate::presentation::clean_text(text, MAX_LINE_CHARS)
-}
-
-/// A service's state as shown: the phase, or the failure when it names a condition the phase
-/// does not (a failed build).
-pub fn state_label(s: &ServiceStatus) -> &'static str {
-    match (s.phase, &s.failure) {
-        (Phase::CrashLoop, _) => "crash-loop",
-        (Phase::BuildFailed, _) | (_, Some(ServiceFailure::Build { .. })) => "build failed",
-        (phase, _) => phase.as_str(),
-    }
-}
-
-/// Docker healthcheck state, or "—" for a service without one.
-pub fn health_label(s: &ServiceStatus) -> &'static str {
-    if !s.has_healthcheck {
-        return "—";
-    }
-    match s.phase {
-        Phase::Ready => "healthy",
-        Phase::Unhealthy => "unhealthy",
-        Phase::Starting => "starting",
-        _ => "—",
-    }
 }
 
 /// How long the container has been running, if it is.

@@ -121,34 +121,8 @@ fn a_build_is_recorded_when_the_service_leaves_building() {
 }
 
 #[test]
-fn state_names_crash_loops_and_failed_builds_from_the_phase_and_the_failure() {
-    let mut s = status("x", Phase::Failed, None);
-    assert_eq!(state_label(&s), "failed");
-    // Words in the detail decide nothing.
-    s.detail = Some("build failed: crash-loop".into());
-    assert_eq!(state_label(&s), "failed");
-    s.failure = Some(ServiceFailure::Build {
-        error: "error[E0308]".into(),
-    });
-    assert_eq!(state_label(&s), "build failed");
-    s.failure = None;
-    s.phase = Phase::CrashLoop;
-    assert_eq!(state_label(&s), "crash-loop");
-    s.phase = Phase::BuildFailed;
-    assert_eq!(state_label(&s), "build failed");
-    s.phase = Phase::Waiting;
-    s.detail = None;
-    assert_eq!(state_label(&s), "waiting");
-}
-
-#[test]
-fn health_and_uptime_read_from_the_status() {
+fn uptime_counts_only_while_the_container_runs() {
     let mut s = status("db", Phase::Ready, None);
-    assert_eq!(health_label(&s), "—");
-    s.has_healthcheck = true;
-    assert_eq!(health_label(&s), "healthy");
-    s.phase = Phase::Unhealthy;
-    assert_eq!(health_label(&s), "unhealthy");
     s.started_ms = Some(NOW - 5_000);
     assert_eq!(uptime_ms(&s, NOW), Some(5_000));
     s.phase = Phase::Exited;

@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table};
 
 use super::phase_style;
-use crate::presentation::human_ms;
-use crate::tui::app::{App, ServiceRow, health_label, state_label, uptime_ms};
+use crate::presentation::{health_label, human_ms, state_label};
+use crate::tui::app::{App, ServiceRow, uptime_ms};
 
 const HEADER: [&str; 7] = ["SERVICE", "STATE", "HEALTH", "PORTS", "RST", "UP", "BUILD"];
 
