@@ -176,6 +176,15 @@ fn service_row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
     })
 }
 
+/// Whether the services panel lists `service` under a tier heading (indented; a log line's
+/// prefix is followed by `│` instead).
+fn listed(screen: &str, service: &str) -> bool {
+    screen.lines().any(|line| {
+        line.strip_prefix(&format!("│  {service} "))
+            .is_some_and(|rest| !rest.trim_start().starts_with('│'))
+    })
+}
+
 fn boot_lines(screen: &str) -> Vec<String> {
     let mut stamps: Vec<String> = screen
         .lines()
@@ -261,6 +270,16 @@ fn status_tui_shows_services_and_logs_restarts_and_quits_leaving_the_daemon() {
         service_row(&screen, "web").is_some_and(|r| r.contains(&port.to_string())),
         "{screen}"
     );
+
+    // t folds the selected service's tier into one summary row; t again opens it.
+    tmux.keys(&["t"]);
+    tmux.wait(&p, "storage folded", long, |s| {
+        s.contains("▸ storage") && s.contains("1/1 ready") && !listed(s, "store")
+    });
+    tmux.keys(&["t"]);
+    tmux.wait(&p, "storage open again", long, |s| {
+        s.contains("▾ storage") && listed(s, "store")
+    });
 
     // Select web (second row: store's tier comes first) and focus the log pane on it.
     tmux.keys(&["j", "Enter"]);

@@ -11,8 +11,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod list;
 mod logs;
 
+pub use list::{Entry, Group};
 pub use logs::{Filter, LogRecord, LogSource, LogStream, LogView, Ring, Row, is_error_line};
 
 use super::input::Action;
@@ -95,7 +97,12 @@ pub struct App {
     tier_order: Vec<String>,
     /// In display order.
     services: Vec<ServiceRow>,
+    /// The cursor, as a service index (see `list.rs`).
     selected: usize,
+    /// Tiers the user folded (`true`) or unfolded (`false`); the others fold when crowded.
+    folds: HashMap<Option<String>, bool>,
+    /// Rows the services panel has for the list (set by the run loop from the layout).
+    list_rows: usize,
     names: Vec<Arc<str>>,
     ids: HashMap<Arc<str>, usize>,
     rings: Vec<Ring>,
@@ -119,6 +126,8 @@ impl App {
             tier_order,
             services: Vec::new(),
             selected: 0,
+            folds: HashMap::new(),
+            list_rows: usize::MAX,
             names: Vec::new(),
             ids: HashMap::new(),
             rings: Vec::new(),
@@ -202,10 +211,6 @@ impl App {
         self.selected
     }
 
-    pub fn selected(&self) -> Option<&ServiceRow> {
-        self.services.get(self.selected)
-    }
-
     pub fn service_name(&self, id: usize) -> &str {
         self.names.get(id).map(|n| &**n).unwrap_or("?")
     }
@@ -268,7 +273,10 @@ impl App {
 
     /// Tier rank, tier, name: the display order, as the old deploy script grouped them.
     fn sort_services(&mut self) {
-        let selected = self.selected().map(|s| s.status.service.clone());
+        let selected = self
+            .services
+            .get(self.selected)
+            .map(|s| s.status.service.clone());
         let order = &self.tier_order;
         self.services.sort_by_cached_key(|s| {
             (
@@ -321,33 +329,38 @@ impl App {
 
     // ----- input ----------------------------------------------------------------------------
 
-    fn select(&mut self, index: usize) {
-        if self.services.is_empty() {
-            return;
-        }
-        self.selected = index.min(self.services.len() - 1);
-        if let LogSource::Service(_) = self.view.source {
-            let id = self.services[self.selected].id;
-            self.set_source(LogSource::Service(id));
-        }
-        self.dirty = true;
-    }
-
     /// Apply a user action; what needs the daemon or the terminal comes back as a [`Command`].
     pub fn act(&mut self, action: Action, now_ms: u64) -> Option<Command> {
         self.dirty = true;
         match action {
             Action::Quit => return Some(Command::Quit),
-            Action::SelectPrev => self.select(self.selected.saturating_sub(1)),
-            Action::SelectNext => self.select(self.selected + 1),
-            Action::ToggleFocus => match self.view.source {
-                LogSource::All => {
-                    if let Some(id) = self.selected().map(|s| s.id) {
-                        self.set_source(LogSource::Service(id));
-                    }
+            Action::SelectPrev => self.move_cursor(false),
+            Action::SelectNext => self.move_cursor(true),
+            Action::ToggleFocus => {
+                if self.selected_group().is_some() {
+                    // On a folded tier, Enter opens it.
+                    let _ = self.toggle_tier();
+                    return None;
                 }
-                LogSource::Service(_) => self.set_source(LogSource::All),
-            },
+                match self.view.source {
+                    LogSource::All => {
+                        if let Some(id) = self.selected().map(|s| s.id) {
+                            self.set_source(LogSource::Service(id));
+                        }
+                    }
+                    LogSource::Service(_) => self.set_source(LogSource::All),
+                }
+            }
+            Action::ToggleTier => {
+                if let Err(why) = self.toggle_tier() {
+                    self.message(why, now_ms);
+                }
+            }
+            Action::ToggleAllTiers => {
+                if let Err(why) = self.toggle_all_tiers() {
+                    self.message(why, now_ms);
+                }
+            }
             Action::Restart => return self.control(ControlAction::Restart, now_ms),
             Action::Rebuild => return self.control(ControlAction::Rebuild, now_ms),
             Action::StopStart => {
@@ -427,6 +440,14 @@ impl App {
     }
 
     fn control(&mut self, action: ControlAction, now_ms: u64) -> Option<Command> {
+        if let Some(group) = self.selected_group() {
+            let tier = group
+                .tier
+                .as_deref()
+                .unwrap_or(crate::presentation::NO_TIER);
+            self.message(format!("{tier} is folded: t or Enter opens it"), now_ms);
+            return None;
+        }
         let service = self.selected()?.status.service.clone();
         if let Some(busy) = self.pending.get(&service) {
             let text = format!("{service}: still {}", busy.doing());

@@ -15,8 +15,12 @@ pub enum Action {
     Quit,
     SelectPrev,
     SelectNext,
-    /// Log pane: selected service ↔ all.
+    /// Log pane: selected service ↔ all (on a folded tier: unfold it).
     ToggleFocus,
+    /// Fold the selected service's tier into one row, or unfold the folded tier selected.
+    ToggleTier,
+    /// Fold every tier, or unfold them all.
+    ToggleAllTiers,
     Rebuild,
     Restart,
     /// Stop a running service, start a stopped one.
@@ -87,6 +91,8 @@ fn map_key(key: &KeyEvent, mode: Mode) -> Option<Action> {
             KeyCode::Char('R') => Some(Action::Restart),
             KeyCode::Char('s') => Some(Action::StopStart),
             KeyCode::Char('c') => Some(Action::ShowConnection),
+            KeyCode::Char('t') => Some(Action::ToggleTier),
+            KeyCode::Char('T') => Some(Action::ToggleAllTiers),
             KeyCode::Char('?') => Some(Action::ShowHelp),
             KeyCode::Char('/') => Some(Action::OpenFilter),
             KeyCode::Char('e') => Some(Action::NextError),
@@ -149,6 +155,8 @@ mod tests {
             (shifted('R'), Action::Restart),
             (key(KeyCode::Char('s')), Action::StopStart),
             (key(KeyCode::Char('c')), Action::ShowConnection),
+            (key(KeyCode::Char('t')), Action::ToggleTier),
+            (shifted('T'), Action::ToggleAllTiers),
             (key(KeyCode::Char('?')), Action::ShowHelp),
             (key(KeyCode::Char('/')), Action::OpenFilter),
             (key(KeyCode::Char('e')), Action::NextError),

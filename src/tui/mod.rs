@@ -166,12 +166,11 @@ async fn event_loop(
 ) -> std::io::Result<u8> {
     let frame = Duration::from_millis(FRAME_MS);
     let mut last_draw = Instant::now() - frame;
-    let mut areas = ui::layout(terminal.size()?.into(), app);
+    let mut areas = ui::fit(terminal.size()?.into(), app);
     loop {
         let due = last_draw + frame;
         if app.needs_redraw() && Instant::now() >= due {
-            areas = ui::layout(terminal.size()?.into(), app);
-            app.set_log_rows(areas.log_rows());
+            areas = ui::fit(terminal.size()?.into(), app);
             let now = now_ms();
             terminal.draw(|f| ui::draw(f, app, now))?;
             app.drawn();

@@ -536,3 +536,116 @@ fn only_changes_to_what_is_shown_ask_for_a_redraw() {
     app.tick();
     assert!(app.needs_redraw());
 }
+
+/// Two tiers of two services each, and one service without a tier.
+fn tiered() -> App {
+    let mut app = App::new("p", vec!["data".into(), "apps".into()]);
+    app.apply_status(status("db", Phase::Ready, Some("data")));
+    app.apply_status(status("cache", Phase::Ready, Some("data")));
+    app.apply_status(status("web", Phase::Ready, Some("apps")));
+    app.apply_status(status("worker", Phase::Failed, Some("apps")));
+    app.apply_status(status("tool", Phase::Ready, None));
+    app
+}
+
+fn folded(app: &App) -> Vec<bool> {
+    app.groups().iter().map(|g| g.folded).collect()
+}
+
+#[test]
+fn a_folded_tier_is_one_row_that_the_cursor_can_rest_on_and_enter_opens() {
+    let mut app = tiered();
+    assert_eq!(app.entries().len(), 5 + 3, "services and headings");
+    // The cursor is on cache (data's first); t folds data.
+    app.act(Action::ToggleTier, NOW);
+    assert_eq!(folded(&app), [true, false, false]);
+    assert_eq!(app.cursor(), Some(Entry::Folded(0)));
+    assert!(
+        app.selected().is_none(),
+        "no service is selected on a folded tier"
+    );
+    assert_eq!(
+        app.selected_group().map(|g| (g.tier, g.len, g.good)),
+        Some((Some("data".to_string()), 2, 2))
+    );
+    assert_eq!(app.entries().len(), 1 + 3 + 2);
+    // Control keys do nothing there but say why.
+    assert_eq!(app.act(Action::Restart, NOW), None);
+    assert!(
+        app.current_notice(NOW)
+            .is_some_and(|n| n.text.contains("data is folded")),
+        "{:?}",
+        app.notice
+    );
+    // Down goes to the next tier's first service, up comes back to the summary.
+    app.act(Action::SelectNext, NOW);
+    assert_eq!(
+        app.selected().map(|s| s.status.service.as_str()),
+        Some("web")
+    );
+    app.act(Action::SelectPrev, NOW);
+    assert_eq!(app.cursor(), Some(Entry::Folded(0)));
+    // Enter opens it, with the cursor on its first service.
+    app.act(Action::ToggleFocus, NOW);
+    assert_eq!(folded(&app), [false, false, false]);
+    assert_eq!(
+        app.selected().map(|s| s.status.service.as_str()),
+        Some("cache")
+    );
+    assert_eq!(
+        app.view.source,
+        LogSource::All,
+        "Enter on a tier only opens it"
+    );
+}
+
+#[test]
+fn shift_t_folds_every_tier_then_opens_them_all() {
+    let mut app = tiered();
+    app.act(Action::ToggleAllTiers, NOW);
+    assert_eq!(folded(&app), [true, true, true]);
+    assert_eq!(app.entries().len(), 3);
+    app.act(Action::SelectNext, NOW);
+    app.act(Action::SelectNext, NOW);
+    assert_eq!(app.cursor(), Some(Entry::Folded(2)), "the untiered group");
+    app.act(Action::SelectNext, NOW);
+    assert_eq!(app.cursor(), Some(Entry::Folded(2)), "the last row stops");
+    app.act(Action::ToggleAllTiers, NOW);
+    assert_eq!(folded(&app), [false, false, false]);
+    assert_eq!(
+        app.selected().map(|s| s.status.service.as_str()),
+        Some("tool")
+    );
+}
+
+#[test]
+fn when_the_list_does_not_fit_healthy_tiers_fold_unless_the_user_opened_them() {
+    let mut app = tiered();
+    app.set_list_rows(8);
+    assert_eq!(folded(&app), [false, false, false], "8 rows fit");
+    app.set_list_rows(7);
+    assert_eq!(
+        folded(&app),
+        [true, false, true],
+        "apps has a failed service: it stays open"
+    );
+    // The user's word wins over the room.
+    app.act(Action::ToggleTier, NOW);
+    assert_eq!(folded(&app), [false, false, true]);
+    app.set_list_rows(100);
+    app.act(Action::ToggleTier, NOW);
+    assert_eq!(folded(&app), [true, false, false]);
+}
+
+#[test]
+fn without_tiers_there_is_nothing_to_fold() {
+    let mut app = app_with(&["a", "b"]);
+    app.set_list_rows(1);
+    app.act(Action::ToggleTier, NOW);
+    assert_eq!(app.entries().len(), 2);
+    assert!(app.selected().is_some());
+    assert!(
+        app.current_notice(NOW)
+            .is_some_and(|n| n.text.contains("no tiers"))
+    );
+}

@@ -7,8 +7,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 /// (keys, what they do); an empty pair is a blank line.
-pub const KEYS: [(&str, &str); 16] = [
-    ("↑ ↓  k j", "select a service"),
+pub const KEYS: [(&str, &str); 17] = [
+    ("↑ ↓  k j", "select a service (or a folded tier)"),
+    ("t  T", "fold / unfold its tier, every tier"),
     ("Enter", "logs: selected service ↔ all services"),
     ("r", "rebuild the selected service"),
     ("R", "restart it"),
