@@ -176,6 +176,23 @@ fn service_row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
     })
 }
 
+/// The dev-loop panel's row for `service`, as words (service, turns, median, ...): below the
+/// panel's column header, the first word is the service.
+fn loop_row(screen: &str, service: &str) -> Option<Vec<String>> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.contains("TURNS") && l.contains("MEDIAN"))?;
+    lines[header + 1..].iter().find_map(|line| {
+        let words: Vec<String> = line
+            .split(|c: char| c.is_whitespace() || c == '│')
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect();
+        (words.first().map(String::as_str) == Some(service)).then_some(words)
+    })
+}
+
 /// Whether the services panel lists `service` under a tier heading (indented; a log line's
 /// prefix is followed by `│` instead).
 fn listed(screen: &str, service: &str) -> bool {
@@ -318,6 +335,29 @@ fn status_tui_shows_services_and_logs_restarts_and_quits_leaving_the_daemon() {
     });
     let screen = tmux.wait(&p, "the new boot line", long, |s| boot_lines(s).len() == 2);
     assert!(boot_lines(&screen).contains(&first_boot[0]), "{screen}");
+
+    // d shows the dev loop in the log pane's place: the restart is one turn of web's, with its
+    // total; d again brings the logs back.
+    tmux.keys(&["d"]);
+    let screen = tmux.wait(&p, "the dev-loop panel with web's restart", long, |s| {
+        s.contains("dev loop") && loop_row(s, "web").is_some()
+    });
+    let row = loop_row(&screen, "web").unwrap_or_default();
+    assert_eq!(
+        row.get(1).map(String::as_str),
+        Some("1"),
+        "one turn: {screen}"
+    );
+    assert!(
+        row.get(2).is_some_and(|median| median.ends_with('s')),
+        "a median total: {screen}"
+    );
+    assert!(
+        !screen.contains("web tick"),
+        "no log lines under it:\n{screen}"
+    );
+    tmux.keys(&["d"]);
+    tmux.wait(&p, "the logs back", long, |s| s.contains("web tick"));
 
     // A resized terminal is redrawn to its new size.
     let out = tmux.run(&["resize-window", "-t", "tui", "-x", "120", "-y", "30"]);

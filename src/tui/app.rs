@@ -13,14 +13,16 @@ use std::sync::Arc;
 
 mod list;
 mod logs;
+mod loops;
 
 pub use list::{Entry, Group};
 pub use logs::{Filter, LogRecord, LogSource, LogStream, LogView, Ring, Row, is_error_line};
+pub use loops::LOOP_CAP;
 
 use super::input::Action;
 pub use super::input::Mode;
 use crate::presentation::{state_label, tier_rank};
-use crate::protocol::{Info, Phase, ServiceStatus};
+use crate::protocol::{Info, LoopRecord, Phase, ServiceStatus};
 
 /// Lines kept per service.
 pub const SERVICE_LOG_CAP: usize = 5_000;
@@ -109,6 +111,10 @@ pub struct App {
     all: Ring,
     pub view: LogView,
     pub overlay: Option<Overlay>,
+    /// The dev-loop panel is shown in the log pane's place.
+    pub show_loop: bool,
+    /// The dev loop's history, oldest first (see `loops.rs`).
+    loops: Vec<LoopRecord>,
     /// The filter being typed, while the prompt is open.
     pub prompt: Option<String>,
     pub notice: Option<Notice>,
@@ -140,6 +146,8 @@ impl App {
                 rows: 10,
             },
             overlay: None,
+            show_loop: false,
+            loops: Vec::new(),
             prompt: None,
             notice: None,
             pending: HashMap::new(),
@@ -377,6 +385,7 @@ impl App {
                 };
                 return self.control(action, now_ms);
             }
+            Action::ToggleDevLoop => self.show_loop = !self.show_loop,
             Action::ShowConnection => self.toggle_overlay(Overlay::Connection),
             Action::ShowHelp => self.toggle_overlay(Overlay::Help),
             Action::CloseOverlay => self.overlay = None,

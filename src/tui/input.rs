@@ -21,6 +21,8 @@ pub enum Action {
     ToggleTier,
     /// Fold every tier, or unfold them all.
     ToggleAllTiers,
+    /// The dev-loop panel in the log pane's place, or the logs again.
+    ToggleDevLoop,
     Rebuild,
     Restart,
     /// Stop a running service, start a stopped one.
@@ -93,6 +95,7 @@ fn map_key(key: &KeyEvent, mode: Mode) -> Option<Action> {
             KeyCode::Char('c') => Some(Action::ShowConnection),
             KeyCode::Char('t') => Some(Action::ToggleTier),
             KeyCode::Char('T') => Some(Action::ToggleAllTiers),
+            KeyCode::Char('d') if !ctrl => Some(Action::ToggleDevLoop),
             KeyCode::Char('?') => Some(Action::ShowHelp),
             KeyCode::Char('/') => Some(Action::OpenFilter),
             KeyCode::Char('e') => Some(Action::NextError),
@@ -157,6 +160,7 @@ mod tests {
             (key(KeyCode::Char('c')), Action::ShowConnection),
             (key(KeyCode::Char('t')), Action::ToggleTier),
             (shifted('T'), Action::ToggleAllTiers),
+            (key(KeyCode::Char('d')), Action::ToggleDevLoop),
             (key(KeyCode::Char('?')), Action::ShowHelp),
             (key(KeyCode::Char('/')), Action::OpenFilter),
             (key(KeyCode::Char('e')), Action::NextError),
@@ -168,6 +172,16 @@ mod tests {
         for (event, action) in cases {
             assert_eq!(map(&event, Mode::Normal, PANE), Some(action), "{event:?}");
         }
+    }
+
+    #[test]
+    fn ctrl_d_pages_down_and_d_alone_shows_the_dev_loop() {
+        let ctrl_d = Event::Key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL));
+        assert_eq!(map(&ctrl_d, Mode::Normal, PANE), Some(Action::PageDown));
+        assert_eq!(
+            map(&key(KeyCode::Char('d')), Mode::Normal, PANE),
+            Some(Action::ToggleDevLoop)
+        );
     }
 
     #[test]

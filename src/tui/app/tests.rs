@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::{LogLine, PublishedPort, ServiceFailure};
+use crate::protocol::{LogLine, LoopRecord, PublishedPort, ServiceFailure};
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -648,4 +648,70 @@ fn without_tiers_there_is_nothing_to_fold() {
         app.current_notice(NOW)
             .is_some_and(|n| n.text.contains("no tiers"))
     );
+}
+
+fn turn(service: &str, kind: crate::protocol::LoopKind, began_ms: u64) -> LoopRecord {
+    LoopRecord {
+        service: service.into(),
+        kind,
+        trigger: crate::protocol::LoopTrigger::FileChange,
+        began_ms,
+        wait_ms: 150,
+        build_ms: Some(3_000),
+        package_ms: Some(200),
+        replace_ms: Some(400),
+        ready_ms: Some(250),
+        total_ms: 4_000,
+        outcome: crate::protocol::LoopOutcome::Ready,
+        error: None,
+    }
+}
+
+#[test]
+fn the_loop_history_is_replaced_on_connection_bounded_and_each_turn_kept_once() {
+    use crate::protocol::LoopKind::Rebuild;
+    let mut app = tiered();
+    let many: Vec<LoopRecord> = (0..LOOP_CAP as u64 + 5)
+        .map(|i| turn("web", Rebuild, i))
+        .collect();
+    app.set_loop_history(many);
+    assert_eq!(app.loop_records().len(), LOOP_CAP);
+    assert_eq!(app.loop_records()[0].began_ms, 5, "the oldest go first");
+    // A turn both in the fetched history and published on the stream is kept once.
+    let last = app.loop_records()[LOOP_CAP - 1].clone();
+    app.push_loop(last);
+    assert_eq!(app.loop_records().len(), LOOP_CAP);
+    app.push_loop(turn("db", Rebuild, 10_000));
+    assert_eq!(app.loop_records().len(), LOOP_CAP, "still bounded");
+    assert_eq!(app.loop_records()[LOOP_CAP - 1].service, "db");
+    // A reconnection's history replaces everything.
+    app.set_loop_history(vec![turn("gone", Rebuild, 1), turn("web", Rebuild, 2)]);
+    assert_eq!(app.loop_records().len(), 2);
+    assert_eq!(
+        app.loop_services(),
+        ["web", "gone"],
+        "the list's order, then services no longer listed"
+    );
+}
+
+#[test]
+fn the_last_build_comes_from_the_history_when_this_daemon_built_nothing() {
+    use crate::protocol::LoopKind::{Rebuild, Restart};
+    let mut app = tiered();
+    assert_eq!(app.last_build("web"), None);
+    app.push_loop(turn("web", Rebuild, NOW - 60_000));
+    app.push_loop(turn("web", Restart, NOW - 30_000));
+    assert_eq!(
+        app.last_build("web"),
+        Some(BuildOutcome {
+            finished_ms: NOW - 56_000,
+            took_ms: Some(3_200),
+            ok: true
+        }),
+        "the last rebuild, not the restart after it: build and packaging"
+    );
+    let mut failed = turn("web", Rebuild, NOW - 10_000);
+    failed.outcome = crate::protocol::LoopOutcome::BuildFailed;
+    app.push_loop(failed);
+    assert_eq!(app.last_build("web").map(|b| b.ok), Some(false));
 }

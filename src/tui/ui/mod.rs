@@ -3,6 +3,7 @@
 //! output. Reads the [`App`] and the time it is given; changes nothing.
 
 pub mod connection;
+pub mod devloop;
 pub mod footer;
 pub mod header;
 pub mod help;
@@ -97,7 +98,11 @@ pub fn draw(frame: &mut Frame, app: &App, now_ms: u64) {
     let areas = layout(frame.area(), app);
     header::render(frame, areas.header, app, now_ms);
     services::render(frame, areas.services, app, now_ms);
-    logs::render(frame, areas.logs, app);
+    if app.show_loop {
+        devloop::render(frame, areas.logs, app);
+    } else {
+        logs::render(frame, areas.logs, app);
+    }
     footer::render(frame, areas.footer, app, now_ms);
     match app.overlay {
         Some(Overlay::Help) => help::render(frame, frame.area()),
@@ -175,7 +180,10 @@ pub(crate) mod testing {
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
-    use crate::protocol::{BuildRecord, Info, LogLine, Phase, PublishedPort, ServiceStatus};
+    use crate::protocol::{
+        BuildRecord, Info, LogLine, LoopKind, LoopOutcome, LoopRecord, LoopTrigger, Phase,
+        PublishedPort, ServiceStatus,
+    };
     use crate::tui::app::App;
 
     /// "Now" in every snapshot.
@@ -373,6 +381,8 @@ pub(crate) mod testing {
         media.detail = Some("exited with code 101; restarting in 8s (restart 5)".into());
         app.apply_status(media);
 
+        app.set_loop_history(loop_history());
+
         app.push_logs(vec![
             log("postgres", "database system is ready to accept connections"),
             log("kafka", "[KafkaServer id=1] started"),
@@ -388,6 +398,90 @@ pub(crate) mod testing {
             log("social-service", "GET /health/ready 200 1ms"),
         ]);
         app
+    }
+
+    /// The dev loop's history of [`full_nova`]: social-service's last 24 turns (one failed
+    /// build among them, the loop getting slower lately), identity-service rebuilt before the
+    /// daemon restarted, content-service's failed build after two good ones, user-service
+    /// restarted twice.
+    pub fn loop_history() -> Vec<LoopRecord> {
+        let turn = |service: &str, kind: LoopKind, began_ms: u64, build_ms: Option<u64>| {
+            let (wait, package, replace, ready) = (160, 110, 420, 240);
+            let work = build_ms.map_or(0, |b| b + package);
+            LoopRecord {
+                service: service.into(),
+                kind,
+                trigger: LoopTrigger::FileChange,
+                began_ms,
+                wait_ms: wait,
+                build_ms,
+                package_ms: build_ms.map(|_| package),
+                replace_ms: Some(replace),
+                ready_ms: Some(ready),
+                total_ms: wait + work + replace + ready,
+                outcome: LoopOutcome::Ready,
+                error: None,
+            }
+        };
+        let mut out = Vec::new();
+        for i in 0..3u64 {
+            let build = 3_900 + 150 * i;
+            out.push(turn(
+                "identity-service",
+                LoopKind::Rebuild,
+                NOW - 7_200_000 + i * 60_000,
+                Some(build),
+            ));
+        }
+        for i in 0..24u64 {
+            // 4.1 s to 4.6 s of cargo, slower in the last turns.
+            let build = 4_100 + (i % 5) * 60 + if i >= 20 { 500 } else { 0 };
+            let began = NOW - 185_160 - (23 - i) * 90_000;
+            let mut r = turn("social-service", LoopKind::Rebuild, began, Some(build));
+            if i == 17 {
+                r.outcome = LoopOutcome::BuildFailed;
+                r.replace_ms = None;
+                r.ready_ms = None;
+                r.total_ms = r.wait_ms + build;
+                r.error = Some("error[E0308]: mismatched types".into());
+            }
+            out.push(r);
+        }
+        for i in 0..2u64 {
+            out.push(turn(
+                "content-service",
+                LoopKind::Rebuild,
+                NOW - 900_000 + i * 60_000,
+                Some(3_400),
+            ));
+        }
+        let mut failed = turn(
+            "content-service",
+            LoopKind::Rebuild,
+            NOW - 14_260,
+            Some(2_100),
+        );
+        failed.outcome = LoopOutcome::BuildFailed;
+        failed.package_ms = None;
+        failed.replace_ms = None;
+        failed.ready_ms = None;
+        failed.total_ms = 160 + 2_100;
+        failed.error = Some("error[E0425]: cannot find value `feed` in this scope".into());
+        out.push(failed);
+        for i in 0..2u64 {
+            let mut r = turn(
+                "user-service",
+                LoopKind::Restart,
+                NOW - 1_200_000 + i * 300_000,
+                None,
+            );
+            r.trigger = LoopTrigger::Request;
+            r.wait_ms = 0;
+            r.total_ms = 660;
+            out.push(r);
+        }
+        out.sort_by_key(|r| r.began_ms);
+        out
     }
 
     fn app_tiers() -> Vec<String> {
@@ -482,6 +576,23 @@ mod tests {
         let screen = full_screen(80, 24, &[Action::ToggleAllTiers]);
         assert!(screen.contains("▸ Services"), "{screen}");
         assert!(screen.contains("5/8 ready"), "{screen}");
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn the_dev_loop_panel_takes_the_log_panes_place_at_120x40() {
+        // social-service selected.
+        let mut keys = vec![Action::SelectNext; 16];
+        keys.push(Action::ToggleDevLoop);
+        let screen = full_screen(120, 40, &keys);
+        assert!(screen.contains("dev loop"), "{screen}");
+        assert!(!screen.contains("logs · all services"), "{screen}");
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn the_dev_loop_panel_at_80x24() {
+        let screen = full_screen(80, 24, &[Action::ToggleAllTiers, Action::ToggleDevLoop]);
         insta::assert_snapshot!(screen);
     }
 

@@ -227,7 +227,7 @@ fn service_cells(app: &App, row: &ServiceRow, indent: &str, now_ms: u64) -> Cell
     let uptime = uptime_ms(s, now_ms)
         .map(|ms| Span::raw(human_ms(ms)))
         .unwrap_or_else(dash);
-    let build = match row.build {
+    let build = match app.last_build(&s.service) {
         Some(b) => {
             let took = b.took_ms.map(|t| format!("{} ", human_ms(t)));
             Span::styled(
