@@ -219,7 +219,13 @@ fn handle(msg: Msg, app: &mut App, areas: &ui::Areas, background: &mut Backgroun
                 app.tick();
                 return None;
             }
-            let action = input::map(&event, app.mode(), areas.logs)?;
+            // The wheel scrolls the log pane only while it is shown (not the dev loop).
+            let log_area = if app.show_loop {
+                ratatui::layout::Rect::default()
+            } else {
+                areas.logs
+            };
+            let action = input::map(&event, app.mode(), log_area)?;
             match app.act(action, now) {
                 Some(Command::Quit) => return Some(0),
                 Some(Command::Control { service, action }) => background.control(service, action),
