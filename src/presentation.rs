@@ -1,10 +1,11 @@
-//! What the CLI and the TUI both show the same way: the styles of phases and services, short
-//! durations, and container output made safe for a terminal. Knows nothing of either front end
-//! (both depend on it, never the other way round).
+//! What the CLI and the TUI both show the same way: the styles of phases and services, a
+//! service's state and health in words, the order of tiers, short durations, and container output
+//! made safe for a terminal. Knows nothing of either front end (both depend on it, never the other
+//! way round).
 
 use anstyle::{AnsiColor, Color, Style};
 
-use crate::protocol::Phase;
+use crate::protocol::{Phase, ServiceFailure, ServiceStatus};
 
 pub const BOLD: Style = Style::new().bold();
 pub const DIM: Style = Style::new().dimmed();
@@ -32,6 +33,44 @@ pub fn phase_style(phase: Phase) -> Style {
         Phase::Pulling | Phase::Building | Phase::Creating | Phase::Starting => YELLOW,
     }
 }
+
+/// A service's state as shown: the phase, or the failure when it names a condition the phase
+/// does not (a failed build).
+pub fn state_label(s: &ServiceStatus) -> &'static str {
+    match (s.phase, &s.failure) {
+        (Phase::CrashLoop, _) => "crash-loop",
+        (Phase::BuildFailed, _) | (_, Some(ServiceFailure::Build { .. })) => "build failed",
+        (phase, _) => phase.as_str(),
+    }
+}
+
+/// The healthcheck's verdict, or "—" for a service without one (or without a running container).
+pub fn health_label(s: &ServiceStatus) -> &'static str {
+    if !s.has_healthcheck {
+        return "—";
+    }
+    match s.phase {
+        Phase::Ready => "healthy",
+        Phase::Unhealthy => "unhealthy",
+        Phase::Starting => "starting",
+        _ => "—",
+    }
+}
+
+/// Where a tier goes in the display order, as a sort key: the stack's tiers in their order, then
+/// tiers the stack does not list (by name), then the services without a tier.
+pub fn tier_rank(tier: Option<&str>, order: &[String]) -> (usize, String) {
+    match tier {
+        Some(t) => match order.iter().position(|o| o == t) {
+            Some(i) => (i, String::new()),
+            None => (order.len(), t.to_string()),
+        },
+        None => (usize::MAX, String::new()),
+    }
+}
+
+/// The heading of the services without a tier, in a list that has tiers.
+pub const NO_TIER: &str = "other";
 
 const SERVICE_COLORS: [AnsiColor; 6] = [
     AnsiColor::Cyan,
@@ -96,6 +135,70 @@ mod tests {
         assert_eq!(human_ms(2_340), "2.3s");
         assert_eq!(human_ms(245_000), "4m05s");
         assert_eq!(human_ms(3 * 3_600_000 + 12 * 60_000), "3h12m");
+    }
+
+    fn status(phase: Phase) -> ServiceStatus {
+        let mut s = ServiceStatus::new("x");
+        s.phase = phase;
+        s
+    }
+
+    #[test]
+    fn state_names_crash_loops_and_failed_builds_from_the_phase_and_the_failure() {
+        let mut s = status(Phase::Failed);
+        assert_eq!(state_label(&s), "failed");
+        // Words in the detail decide nothing.
+        s.detail = Some("build failed: crash-loop".into());
+        assert_eq!(state_label(&s), "failed");
+        s.failure = Some(ServiceFailure::Build {
+            error: "error[E0308]".into(),
+        });
+        assert_eq!(state_label(&s), "build failed");
+        s.failure = None;
+        s.phase = Phase::CrashLoop;
+        assert_eq!(state_label(&s), "crash-loop");
+        s.phase = Phase::BuildFailed;
+        assert_eq!(state_label(&s), "build failed");
+        s.phase = Phase::Waiting;
+        s.detail = None;
+        assert_eq!(state_label(&s), "waiting");
+    }
+
+    #[test]
+    fn health_is_the_healthcheck_verdict_while_the_container_runs() {
+        let mut s = status(Phase::Ready);
+        assert_eq!(health_label(&s), "—", "no healthcheck");
+        s.has_healthcheck = true;
+        assert_eq!(health_label(&s), "healthy");
+        s.phase = Phase::Unhealthy;
+        assert_eq!(health_label(&s), "unhealthy");
+        s.phase = Phase::Starting;
+        assert_eq!(health_label(&s), "starting");
+        s.phase = Phase::Exited;
+        assert_eq!(health_label(&s), "—");
+    }
+
+    #[test]
+    fn tiers_sort_in_the_stacks_order_then_by_name_then_untiered() {
+        let order = vec!["Redis".to_string(), "Kafka".to_string()];
+        let mut tiers = vec![
+            None,
+            Some("Zeta"),
+            Some("Kafka"),
+            Some("Alpha"),
+            Some("Redis"),
+        ];
+        tiers.sort_by_key(|t| tier_rank(*t, &order));
+        assert_eq!(
+            tiers,
+            vec![
+                Some("Redis"),
+                Some("Kafka"),
+                Some("Alpha"),
+                Some("Zeta"),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -176,6 +176,32 @@ fn service_row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
     })
 }
 
+/// The dev-loop panel's row for `service`, as words (service, turns, median, ...): below the
+/// panel's column header, the first word is the service.
+fn loop_row(screen: &str, service: &str) -> Option<Vec<String>> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.contains("TURNS") && l.contains("MEDIAN"))?;
+    lines[header + 1..].iter().find_map(|line| {
+        let words: Vec<String> = line
+            .split(|c: char| c.is_whitespace() || c == '│')
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect();
+        (words.first().map(String::as_str) == Some(service)).then_some(words)
+    })
+}
+
+/// Whether the services panel lists `service` under a tier heading (indented; a log line's
+/// prefix is followed by `│` instead).
+fn listed(screen: &str, service: &str) -> bool {
+    screen.lines().any(|line| {
+        line.strip_prefix(&format!("│  {service} "))
+            .is_some_and(|rest| !rest.trim_start().starts_with('│'))
+    })
+}
+
 fn boot_lines(screen: &str) -> Vec<String> {
     let mut stamps: Vec<String> = screen
         .lines()
@@ -209,6 +235,35 @@ fn status_tui_shows_services_and_logs_restarts_and_quits_leaving_the_daemon() {
     let port = free_port();
     let p = Project::new("tui", &stack(port));
     p.up_ok(&[]);
+
+    // The plain table (what `deploy-local-k8s.sh status` prints) groups by tier, in the stack's
+    // order, the untiered last, with the healthcheck's verdict.
+    let plain = p.novadev(&["status", "--plain"]);
+    assert!(plain.ok(), "{}\n{}", plain.stdout, plain.stderr);
+    let lines: Vec<&str> = plain.stdout.lines().map(str::trim_end).collect();
+    let heading = |tier: &str| {
+        lines
+            .iter()
+            .position(|l| *l == format!("{tier} 1/1 ready"))
+            .unwrap_or_else(|| panic!("no heading for {tier}:\n{}", plain.stdout))
+    };
+    let (storage, apps, other) = (heading("storage"), heading("apps"), heading("other"));
+    assert!(storage < apps && apps < other, "{}", plain.stdout);
+    let words = |i: usize| lines[i].split_whitespace().collect::<Vec<_>>();
+    assert_eq!(
+        words(storage + 1)[..3],
+        ["store", "ready", "healthy"],
+        "{}",
+        plain.stdout
+    );
+    assert_eq!(
+        words(apps + 1)[..3],
+        ["web", "ready", "—"],
+        "{}",
+        plain.stdout
+    );
+    assert_eq!(words(other + 1)[0], "worker", "{}", plain.stdout);
+
     let tmux = Tmux::start(&p);
     let long = Duration::from_secs(30);
 
@@ -232,6 +287,16 @@ fn status_tui_shows_services_and_logs_restarts_and_quits_leaving_the_daemon() {
         service_row(&screen, "web").is_some_and(|r| r.contains(&port.to_string())),
         "{screen}"
     );
+
+    // t folds the selected service's tier into one summary row; t again opens it.
+    tmux.keys(&["t"]);
+    tmux.wait(&p, "storage folded", long, |s| {
+        s.contains("▸ storage") && s.contains("1/1 ready") && !listed(s, "store")
+    });
+    tmux.keys(&["t"]);
+    tmux.wait(&p, "storage open again", long, |s| {
+        s.contains("▾ storage") && listed(s, "store")
+    });
 
     // Select web (second row: store's tier comes first) and focus the log pane on it.
     tmux.keys(&["j", "Enter"]);
@@ -270,6 +335,29 @@ fn status_tui_shows_services_and_logs_restarts_and_quits_leaving_the_daemon() {
     });
     let screen = tmux.wait(&p, "the new boot line", long, |s| boot_lines(s).len() == 2);
     assert!(boot_lines(&screen).contains(&first_boot[0]), "{screen}");
+
+    // d shows the dev loop in the log pane's place: the restart is one turn of web's, with its
+    // total; d again brings the logs back.
+    tmux.keys(&["d"]);
+    let screen = tmux.wait(&p, "the dev-loop panel with web's restart", long, |s| {
+        s.contains("dev loop") && loop_row(s, "web").is_some()
+    });
+    let row = loop_row(&screen, "web").unwrap_or_default();
+    assert_eq!(
+        row.get(1).map(String::as_str),
+        Some("1"),
+        "one turn: {screen}"
+    );
+    assert!(
+        row.get(2).is_some_and(|median| median.ends_with('s')),
+        "a median total: {screen}"
+    );
+    assert!(
+        !screen.contains("web tick"),
+        "no log lines under it:\n{screen}"
+    );
+    tmux.keys(&["d"]);
+    tmux.wait(&p, "the logs back", long, |s| s.contains("web tick"));
 
     // A resized terminal is redrawn to its new size.
     let out = tmux.run(&["resize-window", "-t", "tui", "-x", "120", "-y", "30"]);

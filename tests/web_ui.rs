@@ -17,13 +17,14 @@ use common::{Project, free_port, wait_for};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-/// Three services that print a line every 300 ms, in two tiers; the worker also writes to stderr,
-/// the api publishes a port (on an ephemeral host port).
+/// Four services that print a line every 300 ms, in two tiers; the worker also writes to stderr,
+/// the api publishes a port (on an ephemeral host port), and site is built on the host (a shell
+/// script as its artifact), so that it can be rebuilt.
 const STACK: &str = r#"
 x-novadev:
   tiers:
     infra: [cache]
-    app: [api, worker]
+    app: [api, worker, site]
 services:
   cache:
     image: debian:bookworm-slim
@@ -40,9 +41,29 @@ services:
     init: true
     command: ["sh", "-c", "i=0; while :; do i=$$((i+1)); echo \"worker tick $$i\"; echo \"worker warn $$i\" >&2; sleep 0.3; done"]
     depends_on: [cache]
+  site:
+    build: ./site
+    init: true
+    x-novadev:
+      host_build:
+        command: ["sh", "./build.sh"]
+        workdir: ./site
+        artifact: out/site
+        base_image: debian:bookworm-slim
 "#;
 
-const SERVICES: [&str; 3] = ["cache", "api", "worker"];
+/// site's "compiler": writes the artifact, a script that ticks like the others.
+const SITE_BUILD: &str = r#"set -e
+mkdir -p out
+cat > out/site <<'SH'
+#!/bin/sh
+i=0
+while :; do i=$((i+1)); echo "site tick $i"; sleep 0.3; done
+SH
+chmod +x out/site
+"#;
+
+const SERVICES: [&str; 4] = ["cache", "api", "worker", "site"];
 
 /// The whole browser session may take this long, whatever happens inside.
 const SESSION_LIMIT: Duration = Duration::from_secs(240);
@@ -188,6 +209,19 @@ async fn log_lines(client: &Client) -> Vec<(String, String, bool)> {
     serde_json::from_value(lines).unwrap_or_default()
 }
 
+/// The bars of `service`'s dev-loop chart: (total ms, outcome, tooltip).
+async fn loop_bars(client: &Client, service: &str) -> Vec<(u64, String, String)> {
+    let bars = client
+        .execute(
+            "return [...document.querySelectorAll(`figure.loop[data-service='${arguments[0]}'] rect`)] \
+             .map(r => [Number(r.dataset.totalMs), r.dataset.outcome, r.textContent]);",
+            vec![json!(service)],
+        )
+        .await
+        .expect("read the dev-loop chart");
+    serde_json::from_value(bars).unwrap_or_default()
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     match client.find(Locator::Css(css)).await {
         Ok(element) => element.text().await.unwrap_or_default(),
@@ -212,6 +246,9 @@ async fn web_ui_shows_services_logs_and_restarts_behind_its_token() {
     let began = Instant::now();
     let artifacts = artifacts_dir();
     let p = Project::new("webui", STACK);
+    p.write("site/build.sh", SITE_BUILD);
+    p.write("site/Dockerfile", "FROM debian:bookworm-slim\n");
+    p.write("site/.dockerignore", "out/\n");
     let ui_port = free_port();
     let ui_port_text = ui_port.to_string();
     p.up_ok_env(&[], &[("NOVADEV_UI_PORT", ui_port_text.as_str())]);
@@ -354,7 +391,7 @@ async fn browse(p: &Project, driver: &Driver, url: &str, artifacts: &Path) {
         .expect("read tiers");
     assert_eq!(
         tiers,
-        json!([["infra", ["cache"]], ["app", ["api", "worker"]]]),
+        json!([["infra", ["cache"]], ["app", ["api", "site", "worker"]]]),
         "grouped by tier, in the stack's order"
     );
     assert!(text_of(&client, "#project").await.starts_with("nvt-webui-"));
@@ -363,6 +400,24 @@ async fn browse(p: &Project, driver: &Driver, url: &str, artifacts: &Path) {
         ports.starts_with("127.0.0.1:") && ports.ends_with("→8080"),
         "api's published port: {ports:?}"
     );
+
+    // No rebuild or restart yet: the dev loop says so, and how turns come.
+    let empty = client
+        .execute(
+            "const e = document.getElementById('devloop-empty'); \
+             return [e.hidden, e.textContent, document.querySelectorAll('#devloop-charts figure').length];",
+            vec![],
+        )
+        .await
+        .expect("read the dev loop");
+    assert_eq!(empty[0], false, "the empty state shows: {empty}");
+    assert!(
+        empty[1]
+            .as_str()
+            .is_some_and(|t| t.starts_with("No rebuild or restart recorded yet")),
+        "{empty}"
+    );
+    assert_eq!(empty[2], 0, "no chart yet: {empty}");
 
     // Clicking a service shows its log, and only its log.
     click(&client, "tr[data-service='worker'] button.service-name").await;
@@ -454,14 +509,75 @@ async fn browse(p: &Project, driver: &Driver, url: &str, artifacts: &Path) {
     })
     .await;
 
-    // Rebuild answers with whatever the daemon says (an error for a service without `build:`,
-    // or before the route exists); the page shows it rather than swallowing it.
+    // The restart is a turn of worker's dev loop: its chart appears, live, with one bar.
+    let worker = eventually("worker's dev-loop chart", SHOW, || async {
+        let bars = loop_bars(&client, "worker").await;
+        (bars.len() == 1).then_some(bars)
+    })
+    .await;
+    assert_eq!(worker[0].1, "ready", "{worker:?}");
+    assert!(
+        worker[0].2.contains("restart (request)"),
+        "the bar says its turn: {worker:?}"
+    );
+    assert!(
+        text_of(&client, "#devloop-empty").await.is_empty(),
+        "empty state gone"
+    );
+
+    // Rebuild answers with whatever the daemon says (an error for a service without `build:`);
+    // the page shows it rather than swallowing it.
     click(&client, "tr[data-service='api'] button.rebuild").await;
     eventually("the rebuild outcome", Duration::from_secs(60), || async {
         let notice = text_of(&client, "#notice-text").await;
         notice.starts_with("rebuild api: ").then_some(())
     })
     .await;
+
+    // site is built on the host: its rebuild is a turn with a build, drawn as the daemon
+    // recorded it (the bar's total is the record's), and its median is shown.
+    click(&client, "tr[data-service='site'] button.rebuild").await;
+    eventually("site rebuilt", Duration::from_secs(120), || async {
+        let notice = text_of(&client, "#notice-text").await;
+        (notice == "rebuild site: ready").then_some(())
+    })
+    .await;
+    let site = eventually("site's dev-loop chart", SHOW, || async {
+        let bars = loop_bars(&client, "site").await;
+        (bars.len() == 1).then_some(bars)
+    })
+    .await;
+    let stats = p.novadev(&["stats", "site", "--json"]);
+    assert!(stats.ok(), "{}\n{}", stats.stdout, stats.stderr);
+    let stats: serde_json::Value = serde_json::from_str(&stats.stdout).expect("stats JSON");
+    let record = &stats["records"][0];
+    assert_eq!(record["kind"], "rebuild", "{stats}");
+    assert_eq!(
+        Some(site[0].0),
+        record["total_ms"].as_u64(),
+        "the bar is the daemon's record: {site:?} {stats}"
+    );
+    assert!(
+        site[0].2.contains("rebuild (request)") && site[0].2.contains(" build "),
+        "the bar's tooltip has the breakdown: {site:?}"
+    );
+    let figure = text_of(&client, "figure.loop[data-service='site']").await;
+    assert!(
+        figure.contains("1 turn") && figure.contains("build ") && !figure.contains("build —"),
+        "the median parts, the build among them: {figure:?}"
+    );
+
+    // Another restart of worker adds a bar after the first, as the daemon publishes it.
+    click(&client, "tr[data-service='worker'] button.restart").await;
+    let worker_again = eventually("worker's second bar", Duration::from_secs(60), || async {
+        let bars = loop_bars(&client, "worker").await;
+        (bars.len() == 2).then_some(bars)
+    })
+    .await;
+    assert_eq!(
+        worker_again[0], worker[0],
+        "the first turn stays first: {worker_again:?}"
+    );
 
     // All services, searched: the view the screenshot keeps.
     click(&client, "#show-all").await;

@@ -1,9 +1,10 @@
 // novadev web UI: the page's behaviour.
 //
-// Reads the daemon's own API, the same routes the CLI uses (src/daemon/api.rs): `GET /v1/info`
-// and `/v1/status` once per connection, the SSE stream `/v1/events` for every status change, the
-// SSE stream `/v1/logs` for the log view, and `POST /v1/services/{service}/{action}` for the
-// buttons. It never talks to Docker.
+// Reads the daemon's own API, the same routes the CLI uses (src/daemon/api.rs): `GET /v1/info`,
+// `/v1/status` and `/v1/stats` (the dev loop's history) once per connection, the SSE stream
+// `/v1/events` for every status change and every turn of the dev loop, the SSE stream `/v1/logs`
+// for the log view, and `POST /v1/services/{service}/{action}` for the buttons. It never talks to
+// Docker.
 //
 // The token: `novadev ui` prints the page's address with the token in the fragment
 // (`/#token=…`), which browsers never send to a server. This script moves it into
@@ -27,6 +28,10 @@ const RETRY_MAX = 15000;
 const RUNNING = new Set(['starting', 'ready', 'unhealthy']);
 const GOOD = new Set(['ready', 'completed']);
 const BAD = new Set(['failed', 'exited', 'unhealthy']);
+/** Dev-loop records kept, all services together: as many as the daemon keeps. */
+const LOOP_LIMIT = 1000;
+/** Turns drawn per service in the dev-loop chart. */
+const LOOP_BARS = 20;
 
 const $ = (id) => document.getElementById(id);
 
@@ -58,6 +63,14 @@ const state = {
   reorder: false,
   /** false until the first snapshot of a connection is applied: no announcements for it */
   settled: false,
+  /** the dev loop's turns (LoopRecord), oldest first */
+  loops: [],
+  /** turns received on this connection before its history arrived (merged into it) */
+  loopsLive: [],
+  loopsLoaded: false,
+  loopTimer: null,
+  /** the dev-loop section's empty-state text, as the page has it */
+  loopEmptyText: '',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -85,6 +98,14 @@ function humanDuration(ms) {
   const h = Math.floor(m / 60);
   if (h < 48) return `${h}h ${String(m % 60).padStart(2, '0')}m`;
   return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** A turn's duration as the CLI and the TUI write it: `850ms`, `2.3s`, `4m05s`. */
+function loopDuration(ms) {
+  if (ms == null || !Number.isFinite(ms)) return '—';
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60000)}m${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}s`;
 }
 
 function clockTime(ms) {
@@ -401,6 +422,8 @@ function scheduleRedraw() {
 function connectEvents() {
   setConnection('connecting', 'connecting…');
   state.settled = false;
+  state.loopsLive = [];
+  state.loopsLoaded = false;
   const source = openStream('/v1/events', {
     open: async () => {
       eventsDelay = RETRY_FIRST;
@@ -418,6 +441,14 @@ function connectEvents() {
       } catch (e) {
         showNotice(e.message, 'error');
       }
+      // Fetched after the stream opened, so that no turn falls between the two.
+      try {
+        const stats = await getJson('/v1/stats');
+        setLoopHistory(stats.records || []);
+      } catch (e) {
+        $('devloop-empty').textContent = `The dev loop's history could not be read: ${e.message}`;
+        $('devloop-empty').hidden = false;
+      }
     },
     event: (data) => {
       let event;
@@ -429,6 +460,15 @@ function connectEvents() {
       if (event.kind === 'service' && event.status) {
         applyStatus(event.status);
         scheduleRedraw();
+      } else if (event.kind === 'loop' && event.record) {
+        const r = event.record;
+        addLoop(r);
+        if (state.settled) {
+          const done = r.kind === 'rebuild' ? 'rebuilt' : 'restarted';
+          announce(r.outcome === 'ready'
+            ? `${r.service} ${done} in ${loopDuration(r.total_ms)}`
+            : `${r.service}: ${r.kind} ${OUTCOME_WORDS[r.outcome] || r.outcome}`);
+        }
       } else if (event.kind === 'message') {
         const node = $('message');
         node.textContent = `${clockTime(event.time_ms)} ${event.text}`;
@@ -450,6 +490,153 @@ function connectEvents() {
     },
   });
   events = source;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dev loop: per service, the median turn (saved file or request → ready) of the turns that
+// ended ready, where its time goes, and a bar per turn for the last 20, as `novadev stats` and
+// the TUI's panel show it.
+
+function loopKey(r) {
+  return `${r.service}\n${r.kind}\n${r.began_ms}\n${r.total_ms}`;
+}
+
+/** Keep `records` (oldest first) after the kept ones, each turn once, the newest LOOP_LIMIT. */
+function keepLoops(kept, records) {
+  const seen = new Set(kept.map(loopKey));
+  const out = kept.slice();
+  for (const r of records) {
+    const key = loopKey(r);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(r);
+  }
+  return out.slice(-LOOP_LIMIT);
+}
+
+/** The history, once per connection: it replaces what was kept (turns may have ended while the
+ *  stream was down), plus the turns this connection already delivered. */
+function setLoopHistory(records) {
+  $('devloop-empty').textContent = state.loopEmptyText;
+  state.loops = keepLoops(records, state.loopsLive);
+  state.loopsLive = [];
+  state.loopsLoaded = true;
+  renderLoops();
+}
+
+function addLoop(record) {
+  if (!state.loopsLoaded) state.loopsLive.push(record);
+  state.loops = keepLoops(state.loops, [record]);
+  if (!state.loopTimer) {
+    state.loopTimer = setTimeout(() => {
+      state.loopTimer = null;
+      renderLoops();
+    }, 50);
+  }
+}
+
+function median(values) {
+  if (!values.length) return null;
+  const sorted = values.slice().sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : Math.floor((sorted[mid - 1] + sorted[mid]) / 2);
+}
+
+/** The services with turns: the table's order, then any others (no longer listed) by name. */
+function loopServices() {
+  const have = new Set(state.loops.map((r) => r.service));
+  const listed = groups().flatMap((g) => g.services).filter((name) => have.has(name));
+  const others = [...have].filter((name) => !listed.includes(name)).sort();
+  return listed.concat(others);
+}
+
+function renderLoops() {
+  const services = loopServices();
+  $('devloop-empty').hidden = services.length > 0;
+  $('devloop-charts').replaceChildren(...services.map(loopFigure));
+}
+
+const OUTCOME_WORDS = { ready: 'ready', build_failed: 'build failed', failed: 'failed' };
+
+function loopFigure(name) {
+  const mine = state.loops.filter((r) => r.service === name);
+  const ok = mine.filter((r) => r.outcome === 'ready');
+  const part = (field) => median(ok.map((r) => r[field]).filter((v) => v != null));
+  const total = part('total_ms');
+  const last = mine[mine.length - 1];
+  const lastText = last.outcome === 'ready'
+    ? `last ${loopDuration(last.total_ms)}`
+    : `last ${loopDuration(last.total_ms)}, ${OUTCOME_WORDS[last.outcome] || last.outcome}`;
+  const head = el('figcaption', { class: 'loop-head' },
+    el('span', { class: 'loop-name', text: name, title: name }),
+    el('span', { class: 'loop-median', text: loopDuration(total), title: 'median of the turns that ended ready' }),
+    el('span', { class: 'loop-last', text: lastText, 'data-outcome': last.outcome === 'ready' ? 'ready' : 'failed' }),
+  );
+  const parts = [
+    `${mine.length} turn${mine.length === 1 ? '' : 's'}`,
+    `wait ${loopDuration(part('wait_ms'))}`,
+    `build ${loopDuration(part('build_ms'))}`,
+    `package ${loopDuration(part('package_ms'))}`,
+    `replace ${loopDuration(part('replace_ms'))}`,
+    `to ready ${loopDuration(part('ready_ms'))}`,
+  ];
+  return el('figure', { class: 'loop', 'data-service': name },
+    head,
+    loopChart(name, mine.slice(-LOOP_BARS), total),
+    el('p', { class: 'loop-parts', text: parts.join(' · '), title: 'medians of the turns that ended ready' }),
+  );
+}
+
+/** An empty chart from the page's template (an SVG element, as the parser made it). */
+function chartRoot() {
+  return $('loop-chart').content.firstElementChild.cloneNode(false);
+}
+
+/** An SVG element in `parent`'s namespace, with its attributes. */
+function svg(parent, tag, attributes) {
+  const node = document.createElementNS(parent.namespaceURI, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  return node;
+}
+
+/** The turns as bars from zero (oldest left, one slot per turn), a failed turn in the failure
+ *  colour, and the median as a dashed line; each bar says its turn in a tooltip. */
+function loopChart(name, turns, medianMs) {
+  const width = 200;
+  const height = 48;
+  const slot = width / LOOP_BARS;
+  const top = Math.max(1, medianMs || 0, ...turns.map((r) => r.total_ms));
+  const y = (ms) => height - 1 - (ms / top) * (height - 4);
+  const chart = chartRoot();
+  chart.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  chart.setAttribute('aria-label', `${name}: the last ${turns.length} turns, ${turns.map((r) => loopDuration(r.total_ms)).join(', ')}`);
+  chart.append(svg(chart, 'line', { class: 'axis', x1: 0, x2: width, y1: height - 0.5, y2: height - 0.5, 'vector-effect': 'non-scaling-stroke' }));
+  turns.forEach((r, i) => {
+    const barTop = Math.min(y(r.total_ms), height - 2);
+    const bar = svg(chart, 'rect', {
+      class: r.outcome === 'ready' ? 'bar-ready' : 'bar-failed',
+      x: i * slot + 1,
+      y: barTop,
+      width: slot - 2,
+      height: height - 1 - barTop,
+      'data-total-ms': r.total_ms,
+      'data-outcome': r.outcome,
+    });
+    const tip = svg(chart, 'title', {});
+    const breakdown = [['build', r.build_ms], ['package', r.package_ms], ['replace', r.replace_ms], ['to ready', r.ready_ms]]
+      .filter(([, v]) => v != null)
+      .map(([k, v]) => `${k} ${loopDuration(v)}`);
+    tip.textContent = `${clockTime(r.began_ms)} ${r.kind} (${r.trigger === 'file_change' ? 'saved file' : 'request'}): `
+      + `${loopDuration(r.total_ms)}, ${OUTCOME_WORDS[r.outcome] || r.outcome}`
+      + (breakdown.length ? ` — wait ${loopDuration(r.wait_ms)}, ${breakdown.join(', ')}` : '')
+      + (r.error ? `\n${r.error}` : '');
+    bar.append(tip);
+    chart.append(bar);
+  });
+  if (medianMs != null) {
+    chart.append(svg(chart, 'line', { class: 'median', x1: 0, x2: width, y1: y(medianMs), y2: y(medianMs), 'vector-effect': 'non-scaling-stroke' }));
+  }
+  return chart;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -725,6 +912,7 @@ async function act(name, action) {
 // Start
 
 function start() {
+  state.loopEmptyText = $('devloop-empty').textContent;
   $('notice-close').addEventListener('click', hideNotice);
   $('show-all').addEventListener('click', () => select(null));
   $('search').addEventListener('input', updateSearch);

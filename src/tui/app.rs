@@ -11,13 +11,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod list;
 mod logs;
+mod loops;
 
+pub use list::{Entry, Group};
 pub use logs::{Filter, LogRecord, LogSource, LogStream, LogView, Ring, Row, is_error_line};
+pub use loops::LOOP_CAP;
 
 use super::input::Action;
 pub use super::input::Mode;
-use crate::protocol::{Info, Phase, ServiceFailure, ServiceStatus};
+use crate::presentation::{state_label, tier_rank};
+use crate::protocol::{Info, LoopRecord, Phase, ServiceStatus};
 
 /// Lines kept per service.
 pub const SERVICE_LOG_CAP: usize = 5_000;
@@ -94,13 +99,22 @@ pub struct App {
     tier_order: Vec<String>,
     /// In display order.
     services: Vec<ServiceRow>,
+    /// The cursor, as a service index (see `list.rs`).
     selected: usize,
+    /// Tiers the user folded (`true`) or unfolded (`false`); the others fold when crowded.
+    folds: HashMap<Option<String>, bool>,
+    /// Rows the services panel has for the list (set by the run loop from the layout).
+    list_rows: usize,
     names: Vec<Arc<str>>,
     ids: HashMap<Arc<str>, usize>,
     rings: Vec<Ring>,
     all: Ring,
     pub view: LogView,
     pub overlay: Option<Overlay>,
+    /// The dev-loop panel is shown in the log pane's place.
+    pub show_loop: bool,
+    /// The dev loop's history, oldest first (see `loops.rs`).
+    loops: Vec<LoopRecord>,
     /// The filter being typed, while the prompt is open.
     pub prompt: Option<String>,
     pub notice: Option<Notice>,
@@ -118,6 +132,8 @@ impl App {
             tier_order,
             services: Vec::new(),
             selected: 0,
+            folds: HashMap::new(),
+            list_rows: usize::MAX,
             names: Vec::new(),
             ids: HashMap::new(),
             rings: Vec::new(),
@@ -130,6 +146,8 @@ impl App {
                 rows: 10,
             },
             overlay: None,
+            show_loop: false,
+            loops: Vec::new(),
             prompt: None,
             notice: None,
             pending: HashMap::new(),
@@ -201,10 +219,6 @@ impl App {
         self.selected
     }
 
-    pub fn selected(&self) -> Option<&ServiceRow> {
-        self.services.get(self.selected)
-    }
-
     pub fn service_name(&self, id: usize) -> &str {
         self.names.get(id).map(|n| &**n).unwrap_or("?")
     }
@@ -267,17 +281,16 @@ impl App {
 
     /// Tier rank, tier, name: the display order, as the old deploy script grouped them.
     fn sort_services(&mut self) {
-        let selected = self.selected().map(|s| s.status.service.clone());
+        let selected = self
+            .services
+            .get(self.selected)
+            .map(|s| s.status.service.clone());
         let order = &self.tier_order;
         self.services.sort_by_cached_key(|s| {
-            let (rank, tier) = match &s.status.tier {
-                Some(t) => match order.iter().position(|o| o == t) {
-                    Some(i) => (i, String::new()),
-                    None => (order.len(), t.clone()),
-                },
-                None => (usize::MAX, String::new()),
-            };
-            (rank, tier, s.status.service.clone())
+            (
+                tier_rank(s.status.tier.as_deref(), order),
+                s.status.service.clone(),
+            )
         });
         if let Some(name) = selected {
             self.selected = self
@@ -324,33 +337,38 @@ impl App {
 
     // ----- input ----------------------------------------------------------------------------
 
-    fn select(&mut self, index: usize) {
-        if self.services.is_empty() {
-            return;
-        }
-        self.selected = index.min(self.services.len() - 1);
-        if let LogSource::Service(_) = self.view.source {
-            let id = self.services[self.selected].id;
-            self.set_source(LogSource::Service(id));
-        }
-        self.dirty = true;
-    }
-
     /// Apply a user action; what needs the daemon or the terminal comes back as a [`Command`].
     pub fn act(&mut self, action: Action, now_ms: u64) -> Option<Command> {
         self.dirty = true;
         match action {
             Action::Quit => return Some(Command::Quit),
-            Action::SelectPrev => self.select(self.selected.saturating_sub(1)),
-            Action::SelectNext => self.select(self.selected + 1),
-            Action::ToggleFocus => match self.view.source {
-                LogSource::All => {
-                    if let Some(id) = self.selected().map(|s| s.id) {
-                        self.set_source(LogSource::Service(id));
-                    }
+            Action::SelectPrev => self.move_cursor(false),
+            Action::SelectNext => self.move_cursor(true),
+            Action::ToggleFocus => {
+                if self.selected_group().is_some() {
+                    // On a folded tier, Enter opens it.
+                    let _ = self.toggle_tier();
+                    return None;
                 }
-                LogSource::Service(_) => self.set_source(LogSource::All),
-            },
+                match self.view.source {
+                    LogSource::All => {
+                        if let Some(id) = self.selected().map(|s| s.id) {
+                            self.set_source(LogSource::Service(id));
+                        }
+                    }
+                    LogSource::Service(_) => self.set_source(LogSource::All),
+                }
+            }
+            Action::ToggleTier => {
+                if let Err(why) = self.toggle_tier() {
+                    self.message(why, now_ms);
+                }
+            }
+            Action::ToggleAllTiers => {
+                if let Err(why) = self.toggle_all_tiers() {
+                    self.message(why, now_ms);
+                }
+            }
             Action::Restart => return self.control(ControlAction::Restart, now_ms),
             Action::Rebuild => return self.control(ControlAction::Rebuild, now_ms),
             Action::StopStart => {
@@ -367,6 +385,7 @@ impl App {
                 };
                 return self.control(action, now_ms);
             }
+            Action::ToggleDevLoop => self.show_loop = !self.show_loop,
             Action::ShowConnection => self.toggle_overlay(Overlay::Connection),
             Action::ShowHelp => self.toggle_overlay(Overlay::Help),
             Action::CloseOverlay => self.overlay = None,
@@ -430,6 +449,14 @@ impl App {
     }
 
     fn control(&mut self, action: ControlAction, now_ms: u64) -> Option<Command> {
+        if let Some(group) = self.selected_group() {
+            let tier = group
+                .tier
+                .as_deref()
+                .unwrap_or(crate::presentation::NO_TIER);
+            self.message(format!("{tier} is folded: t or Enter opens it"), now_ms);
+            return None;
+        }
         let service = self.selected()?.status.service.clone();
         if let Some(busy) = self.pending.get(&service) {
             let text = format!("{service}: still {}", busy.doing());
@@ -476,29 +503,6 @@ impl App {
 /// Container output as shown: see [`crate::presentation::clean_text`].
 fn clean_text(text: String) -> String {
     crate::presentation::clean_text(text, MAX_LINE_CHARS)
-}
-
-/// A service's state as shown: the phase, or the failure when it names a condition the phase
-/// does not (a failed build).
-pub fn state_label(s: &ServiceStatus) -> &'static str {
-    match (s.phase, &s.failure) {
-        (Phase::CrashLoop, _) => "crash-loop",
-        (Phase::BuildFailed, _) | (_, Some(ServiceFailure::Build { .. })) => "build failed",
-        (phase, _) => phase.as_str(),
-    }
-}
-
-/// Docker healthcheck state, or "—" for a service without one.
-pub fn health_label(s: &ServiceStatus) -> &'static str {
-    if !s.has_healthcheck {
-        return "—";
-    }
-    match s.phase {
-        Phase::Ready => "healthy",
-        Phase::Unhealthy => "unhealthy",
-        Phase::Starting => "starting",
-        _ => "—",
-    }
 }
 
 /// How long the container has been running, if it is.

@@ -15,8 +15,14 @@ pub enum Action {
     Quit,
     SelectPrev,
     SelectNext,
-    /// Log pane: selected service ↔ all.
+    /// Log pane: selected service ↔ all (on a folded tier: unfold it).
     ToggleFocus,
+    /// Fold the selected service's tier into one row, or unfold the folded tier selected.
+    ToggleTier,
+    /// Fold every tier, or unfold them all.
+    ToggleAllTiers,
+    /// The dev-loop panel in the log pane's place, or the logs again.
+    ToggleDevLoop,
     Rebuild,
     Restart,
     /// Stop a running service, start a stopped one.
@@ -87,6 +93,9 @@ fn map_key(key: &KeyEvent, mode: Mode) -> Option<Action> {
             KeyCode::Char('R') => Some(Action::Restart),
             KeyCode::Char('s') => Some(Action::StopStart),
             KeyCode::Char('c') => Some(Action::ShowConnection),
+            KeyCode::Char('t') => Some(Action::ToggleTier),
+            KeyCode::Char('T') => Some(Action::ToggleAllTiers),
+            KeyCode::Char('d') if !ctrl => Some(Action::ToggleDevLoop),
             KeyCode::Char('?') => Some(Action::ShowHelp),
             KeyCode::Char('/') => Some(Action::OpenFilter),
             KeyCode::Char('e') => Some(Action::NextError),
@@ -149,6 +158,9 @@ mod tests {
             (shifted('R'), Action::Restart),
             (key(KeyCode::Char('s')), Action::StopStart),
             (key(KeyCode::Char('c')), Action::ShowConnection),
+            (key(KeyCode::Char('t')), Action::ToggleTier),
+            (shifted('T'), Action::ToggleAllTiers),
+            (key(KeyCode::Char('d')), Action::ToggleDevLoop),
             (key(KeyCode::Char('?')), Action::ShowHelp),
             (key(KeyCode::Char('/')), Action::OpenFilter),
             (key(KeyCode::Char('e')), Action::NextError),
@@ -160,6 +172,16 @@ mod tests {
         for (event, action) in cases {
             assert_eq!(map(&event, Mode::Normal, PANE), Some(action), "{event:?}");
         }
+    }
+
+    #[test]
+    fn ctrl_d_pages_down_and_d_alone_shows_the_dev_loop() {
+        let ctrl_d = Event::Key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL));
+        assert_eq!(map(&ctrl_d, Mode::Normal, PANE), Some(Action::PageDown));
+        assert_eq!(
+            map(&key(KeyCode::Char('d')), Mode::Normal, PANE),
+            Some(Action::ToggleDevLoop)
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::client::{Client, ClientError};
-use crate::protocol::{EngineHealth, Event, Info, LogLine, ServiceStatus, now_ms};
+use crate::protocol::{
+    EngineHealth, Event, Info, LogLine, LoopRecord, ServiceStatus, StatsResponse, now_ms,
+};
 use app::{App, Command, ControlAction};
 
 /// Shortest time between two frames (a redraw is never more often than this).
@@ -67,6 +69,10 @@ pub enum Msg {
     Logs(Vec<LogLine>),
     /// The daemon's connection info block.
     Connection(Box<crate::connection::ConnectionInfo>),
+    /// The dev loop's history as the daemon keeps it (once per connection).
+    LoopHistory(Vec<LoopRecord>),
+    /// A turn of the dev loop that just ended.
+    Loop(Box<LoopRecord>),
     ControlDone {
         service: String,
         action: ControlAction,
@@ -166,12 +172,11 @@ async fn event_loop(
 ) -> std::io::Result<u8> {
     let frame = Duration::from_millis(FRAME_MS);
     let mut last_draw = Instant::now() - frame;
-    let mut areas = ui::layout(terminal.size()?.into(), app);
+    let mut areas = ui::fit(terminal.size()?.into(), app);
     loop {
         let due = last_draw + frame;
         if app.needs_redraw() && Instant::now() >= due {
-            areas = ui::layout(terminal.size()?.into(), app);
-            app.set_log_rows(areas.log_rows());
+            areas = ui::fit(terminal.size()?.into(), app);
             let now = now_ms();
             terminal.draw(|f| ui::draw(f, app, now))?;
             app.drawn();
@@ -214,7 +219,13 @@ fn handle(msg: Msg, app: &mut App, areas: &ui::Areas, background: &mut Backgroun
                 app.tick();
                 return None;
             }
-            let action = input::map(&event, app.mode(), areas.logs)?;
+            // The wheel scrolls the log pane only while it is shown (not the dev loop).
+            let log_area = if app.show_loop {
+                ratatui::layout::Rect::default()
+            } else {
+                areas.logs
+            };
+            let action = input::map(&event, app.mode(), log_area)?;
             match app.act(action, now) {
                 Some(Command::Quit) => return Some(0),
                 Some(Command::Control { service, action }) => background.control(service, action),
@@ -224,6 +235,8 @@ fn handle(msg: Msg, app: &mut App, areas: &ui::Areas, background: &mut Backgroun
         Msg::Tick => app.tick(),
         Msg::Connected(info) => app.connected(info),
         Msg::Connection(info) => app.set_connection(*info),
+        Msg::LoopHistory(records) => app.set_loop_history(records),
+        Msg::Loop(record) => app.push_loop(*record),
         Msg::Disconnected(why) => app.disconnected(why),
         Msg::Status(status) => {
             let service = status.service.clone();
@@ -395,6 +408,13 @@ async fn follow_events(client: Client, tx: mpsc::Sender<Msg>) {
                     return;
                 }
                 first = false;
+                // The dev loop's history, fetched after the stream opened so that no turn falls
+                // between the two (one in both is kept once).
+                if let Ok(stats) = client.get::<StatsResponse>("/v1/stats").await
+                    && tx.send(Msg::LoopHistory(stats.records)).await.is_err()
+                {
+                    return;
+                }
                 let mut stream = std::pin::pin!(stream);
                 while let Some(message) = stream.next().await {
                     let Ok(message) = message else { break };
@@ -405,8 +425,9 @@ async fn follow_events(client: Client, tx: mpsc::Sender<Msg>) {
                         Ok(Event::Service { status, .. }) => Msg::Status(status),
                         Ok(Event::Message { text, .. }) => Msg::Message(text),
                         Ok(Event::Engine { health, .. }) => Msg::Engine(health),
+                        Ok(Event::Loop { record, .. }) => Msg::Loop(record),
                         // Build output reaches the log pane through the log stream.
-                        Ok(Event::Output { .. }) | Ok(Event::Loop { .. }) | Err(_) => continue,
+                        Ok(Event::Output { .. }) | Err(_) => continue,
                     };
                     if tx.send(msg).await.is_err() {
                         return;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::{LogLine, PublishedPort, ServiceFailure};
+use crate::protocol::{LogLine, LoopRecord, PublishedPort, ServiceFailure};
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -121,34 +121,8 @@ fn a_build_is_recorded_when_the_service_leaves_building() {
 }
 
 #[test]
-fn state_names_crash_loops_and_failed_builds_from_the_phase_and_the_failure() {
-    let mut s = status("x", Phase::Failed, None);
-    assert_eq!(state_label(&s), "failed");
-    // Words in the detail decide nothing.
-    s.detail = Some("build failed: crash-loop".into());
-    assert_eq!(state_label(&s), "failed");
-    s.failure = Some(ServiceFailure::Build {
-        error: "error[E0308]".into(),
-    });
-    assert_eq!(state_label(&s), "build failed");
-    s.failure = None;
-    s.phase = Phase::CrashLoop;
-    assert_eq!(state_label(&s), "crash-loop");
-    s.phase = Phase::BuildFailed;
-    assert_eq!(state_label(&s), "build failed");
-    s.phase = Phase::Waiting;
-    s.detail = None;
-    assert_eq!(state_label(&s), "waiting");
-}
-
-#[test]
-fn health_and_uptime_read_from_the_status() {
+fn uptime_counts_only_while_the_container_runs() {
     let mut s = status("db", Phase::Ready, None);
-    assert_eq!(health_label(&s), "—");
-    s.has_healthcheck = true;
-    assert_eq!(health_label(&s), "healthy");
-    s.phase = Phase::Unhealthy;
-    assert_eq!(health_label(&s), "unhealthy");
     s.started_ms = Some(NOW - 5_000);
     assert_eq!(uptime_ms(&s, NOW), Some(5_000));
     s.phase = Phase::Exited;
@@ -561,4 +535,183 @@ fn only_changes_to_what_is_shown_ask_for_a_redraw() {
     app.drawn();
     app.tick();
     assert!(app.needs_redraw());
+}
+
+/// Two tiers of two services each, and one service without a tier.
+fn tiered() -> App {
+    let mut app = App::new("p", vec!["data".into(), "apps".into()]);
+    app.apply_status(status("db", Phase::Ready, Some("data")));
+    app.apply_status(status("cache", Phase::Ready, Some("data")));
+    app.apply_status(status("web", Phase::Ready, Some("apps")));
+    app.apply_status(status("worker", Phase::Failed, Some("apps")));
+    app.apply_status(status("tool", Phase::Ready, None));
+    app
+}
+
+fn folded(app: &App) -> Vec<bool> {
+    app.groups().iter().map(|g| g.folded).collect()
+}
+
+#[test]
+fn a_folded_tier_is_one_row_that_the_cursor_can_rest_on_and_enter_opens() {
+    let mut app = tiered();
+    assert_eq!(app.entries().len(), 5 + 3, "services and headings");
+    // The cursor is on cache (data's first); t folds data.
+    app.act(Action::ToggleTier, NOW);
+    assert_eq!(folded(&app), [true, false, false]);
+    assert_eq!(app.cursor(), Some(Entry::Folded(0)));
+    assert!(
+        app.selected().is_none(),
+        "no service is selected on a folded tier"
+    );
+    assert_eq!(
+        app.selected_group().map(|g| (g.tier, g.len, g.good)),
+        Some((Some("data".to_string()), 2, 2))
+    );
+    assert_eq!(app.entries().len(), 1 + 3 + 2);
+    // Control keys do nothing there but say why.
+    assert_eq!(app.act(Action::Restart, NOW), None);
+    assert!(
+        app.current_notice(NOW)
+            .is_some_and(|n| n.text.contains("data is folded")),
+        "{:?}",
+        app.notice
+    );
+    // Down goes to the next tier's first service, up comes back to the summary.
+    app.act(Action::SelectNext, NOW);
+    assert_eq!(
+        app.selected().map(|s| s.status.service.as_str()),
+        Some("web")
+    );
+    app.act(Action::SelectPrev, NOW);
+    assert_eq!(app.cursor(), Some(Entry::Folded(0)));
+    // Enter opens it, with the cursor on its first service.
+    app.act(Action::ToggleFocus, NOW);
+    assert_eq!(folded(&app), [false, false, false]);
+    assert_eq!(
+        app.selected().map(|s| s.status.service.as_str()),
+        Some("cache")
+    );
+    assert_eq!(
+        app.view.source,
+        LogSource::All,
+        "Enter on a tier only opens it"
+    );
+}
+
+#[test]
+fn shift_t_folds_every_tier_then_opens_them_all() {
+    let mut app = tiered();
+    app.act(Action::ToggleAllTiers, NOW);
+    assert_eq!(folded(&app), [true, true, true]);
+    assert_eq!(app.entries().len(), 3);
+    app.act(Action::SelectNext, NOW);
+    app.act(Action::SelectNext, NOW);
+    assert_eq!(app.cursor(), Some(Entry::Folded(2)), "the untiered group");
+    app.act(Action::SelectNext, NOW);
+    assert_eq!(app.cursor(), Some(Entry::Folded(2)), "the last row stops");
+    app.act(Action::ToggleAllTiers, NOW);
+    assert_eq!(folded(&app), [false, false, false]);
+    assert_eq!(
+        app.selected().map(|s| s.status.service.as_str()),
+        Some("tool")
+    );
+}
+
+#[test]
+fn when_the_list_does_not_fit_healthy_tiers_fold_unless_the_user_opened_them() {
+    let mut app = tiered();
+    app.set_list_rows(8);
+    assert_eq!(folded(&app), [false, false, false], "8 rows fit");
+    app.set_list_rows(7);
+    assert_eq!(
+        folded(&app),
+        [true, false, true],
+        "apps has a failed service: it stays open"
+    );
+    // The user's word wins over the room.
+    app.act(Action::ToggleTier, NOW);
+    assert_eq!(folded(&app), [false, false, true]);
+    app.set_list_rows(100);
+    app.act(Action::ToggleTier, NOW);
+    assert_eq!(folded(&app), [true, false, false]);
+}
+
+#[test]
+fn without_tiers_there_is_nothing_to_fold() {
+    let mut app = app_with(&["a", "b"]);
+    app.set_list_rows(1);
+    app.act(Action::ToggleTier, NOW);
+    assert_eq!(app.entries().len(), 2);
+    assert!(app.selected().is_some());
+    assert!(
+        app.current_notice(NOW)
+            .is_some_and(|n| n.text.contains("no tiers"))
+    );
+}
+
+fn turn(service: &str, kind: crate::protocol::LoopKind, began_ms: u64) -> LoopRecord {
+    LoopRecord {
+        service: service.into(),
+        kind,
+        trigger: crate::protocol::LoopTrigger::FileChange,
+        began_ms,
+        wait_ms: 150,
+        build_ms: Some(3_000),
+        package_ms: Some(200),
+        replace_ms: Some(400),
+        ready_ms: Some(250),
+        total_ms: 4_000,
+        outcome: crate::protocol::LoopOutcome::Ready,
+        error: None,
+    }
+}
+
+#[test]
+fn the_loop_history_is_replaced_on_connection_bounded_and_each_turn_kept_once() {
+    use crate::protocol::LoopKind::Rebuild;
+    let mut app = tiered();
+    let many: Vec<LoopRecord> = (0..LOOP_CAP as u64 + 5)
+        .map(|i| turn("web", Rebuild, i))
+        .collect();
+    app.set_loop_history(many);
+    assert_eq!(app.loop_records().len(), LOOP_CAP);
+    assert_eq!(app.loop_records()[0].began_ms, 5, "the oldest go first");
+    // A turn both in the fetched history and published on the stream is kept once.
+    let last = app.loop_records()[LOOP_CAP - 1].clone();
+    app.push_loop(last);
+    assert_eq!(app.loop_records().len(), LOOP_CAP);
+    app.push_loop(turn("db", Rebuild, 10_000));
+    assert_eq!(app.loop_records().len(), LOOP_CAP, "still bounded");
+    assert_eq!(app.loop_records()[LOOP_CAP - 1].service, "db");
+    // A reconnection's history replaces everything.
+    app.set_loop_history(vec![turn("gone", Rebuild, 1), turn("web", Rebuild, 2)]);
+    assert_eq!(app.loop_records().len(), 2);
+    assert_eq!(
+        app.loop_services(),
+        ["web", "gone"],
+        "the list's order, then services no longer listed"
+    );
+}
+
+#[test]
+fn the_last_build_comes_from_the_history_when_this_daemon_built_nothing() {
+    use crate::protocol::LoopKind::{Rebuild, Restart};
+    let mut app = tiered();
+    assert_eq!(app.last_build("web"), None);
+    app.push_loop(turn("web", Rebuild, NOW - 60_000));
+    app.push_loop(turn("web", Restart, NOW - 30_000));
+    assert_eq!(
+        app.last_build("web"),
+        Some(BuildOutcome {
+            finished_ms: NOW - 56_000,
+            took_ms: Some(3_200),
+            ok: true
+        }),
+        "the last rebuild, not the restart after it: build and packaging"
+    );
+    let mut failed = turn("web", Rebuild, NOW - 10_000);
+    failed.outcome = crate::protocol::LoopOutcome::BuildFailed;
+    app.push_loop(failed);
+    assert_eq!(app.last_build("web").map(|b| b.ok), Some(false));
 }

@@ -7,13 +7,15 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 /// (keys, what they do); an empty pair is a blank line.
-pub const KEYS: [(&str, &str); 16] = [
-    ("↑ ↓  k j", "select a service"),
+pub const KEYS: [(&str, &str); 18] = [
+    ("↑ ↓  k j", "select a service (or a folded tier)"),
+    ("t  T", "fold / unfold its tier, every tier"),
     ("Enter", "logs: selected service ↔ all services"),
     ("r", "rebuild the selected service"),
     ("R", "restart it"),
     ("s", "stop it, or start it when stopped"),
     ("c", "connection info"),
+    ("d", "dev loop: rebuild and restart timings"),
     ("", ""),
     ("/", "filter logs (regex; neighbours shown)"),
     ("e  E", "next / previous error line"),

@@ -3,6 +3,7 @@
 //! output. Reads the [`App`] and the time it is given; changes nothing.
 
 pub mod connection;
+pub mod devloop;
 pub mod footer;
 pub mod header;
 pub mod help;
@@ -34,7 +35,34 @@ impl Areas {
     }
 }
 
-/// The services panel gets what it needs up to half the screen; the logs the rest.
+/// The log pane keeps at least this share of the body (in tenths), and at least 3 rows.
+const LOG_SHARE_TENTHS: u16 = 3;
+
+/// The body between the header and the footer.
+fn body(area: Rect) -> Rect {
+    let [_, body, _] = Layout::vertical([
+        Constraint::Length(header::HEIGHT),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    body
+}
+
+/// The most rows the services panel may take: what the log pane does not keep.
+fn services_most(body: Rect) -> u16 {
+    let logs = (body.height * LOG_SHARE_TENTHS / 10).max(3);
+    body.height.saturating_sub(logs)
+}
+
+/// Rows of the services list the panel can show at most in `area` (inside its border and under
+/// its column header): past this, the list folds healthy tiers and then scrolls.
+pub fn list_rows(area: Rect) -> usize {
+    usize::from(services_most(body(area)).saturating_sub(3))
+}
+
+/// The services panel gets what its list needs, up to what the log pane leaves; the logs the
+/// rest.
 pub fn layout(area: Rect, app: &App) -> Areas {
     let [header, body, footer] = Layout::vertical([
         Constraint::Length(header::HEIGHT),
@@ -43,9 +71,11 @@ pub fn layout(area: Rect, app: &App) -> Areas {
     ])
     .areas(area);
     let wanted = u16::try_from(services::rows_needed(app) + 3).unwrap_or(u16::MAX);
-    let most = (body.height / 2).max(4).min(body.height.saturating_sub(3));
-    let [services, logs] =
-        Layout::vertical([Constraint::Length(wanted.min(most)), Constraint::Min(3)]).areas(body);
+    let [services, logs] = Layout::vertical([
+        Constraint::Length(wanted.min(services_most(body))),
+        Constraint::Min(3),
+    ])
+    .areas(body);
     Areas {
         header,
         services,
@@ -54,12 +84,25 @@ pub fn layout(area: Rect, app: &App) -> Areas {
     }
 }
 
+/// Tell the app what the terminal has room for (the rows of its list and of its log pane) and
+/// place the panels: before every frame, so that a resize folds, unfolds and scrolls at once.
+pub fn fit(area: Rect, app: &mut App) -> Areas {
+    app.set_list_rows(list_rows(area));
+    let areas = layout(area, app);
+    app.set_log_rows(areas.log_rows());
+    areas
+}
+
 /// One frame.
 pub fn draw(frame: &mut Frame, app: &App, now_ms: u64) {
     let areas = layout(frame.area(), app);
     header::render(frame, areas.header, app, now_ms);
     services::render(frame, areas.services, app, now_ms);
-    logs::render(frame, areas.logs, app);
+    if app.show_loop {
+        devloop::render(frame, areas.logs, app);
+    } else {
+        logs::render(frame, areas.logs, app);
+    }
     footer::render(frame, areas.footer, app, now_ms);
     match app.overlay {
         Some(Overlay::Help) => help::render(frame, frame.area()),
@@ -137,7 +180,10 @@ pub(crate) mod testing {
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
-    use crate::protocol::{Info, LogLine, Phase, PublishedPort, ServiceStatus};
+    use crate::protocol::{
+        BuildRecord, Info, LogLine, LoopKind, LoopOutcome, LoopRecord, LoopTrigger, Phase,
+        PublishedPort, ServiceStatus,
+    };
     use crate::tui::app::App;
 
     /// "Now" in every snapshot.
@@ -241,6 +287,218 @@ pub(crate) mod testing {
         app
     }
 
+    /// The Nova stack as `stacks/nova/compose.yaml` declares it: 18 services in four tiers, with
+    /// their healthchecks and published ports. Redis, PostgreSQL and Kafka are up; among the
+    /// services one is being rebuilt, one's last build failed (its old container serves on), one
+    /// crash-loops, and social-service was rebuilt a few minutes ago.
+    pub fn full_nova() -> App {
+        let mut app = App::new("nova", app_tiers());
+        let mut info = nova().info.expect("the small fixture's daemon facts");
+        info.tiers = app_tiers();
+        app.connected(info);
+        let ready = |name: &str, tier: &str, ports: &[(u16, u16)]| {
+            let mut s = status(name, Phase::Ready, Some(tier));
+            s.has_healthcheck = true;
+            s.ports = ports.iter().map(|&(h, c)| port(h, c)).collect();
+            s
+        };
+        let mut up = vec![
+            ready("redis-master", "Redis", &[(6379, 6379)]),
+            ready("redis-replica-1", "Redis", &[]),
+            ready("redis-replica-2", "Redis", &[]),
+            ready("redis-sentinel-1", "Redis", &[(26379, 26379)]),
+            ready("redis-sentinel-2", "Redis", &[]),
+            ready("redis-sentinel-3", "Redis", &[]),
+            ready("postgres", "PostgreSQL", &[(5432, 5432)]),
+            ready("kafka", "Kafka", &[(29092, 29092)]),
+        ];
+        for one_shot in [("postgres-init", "PostgreSQL"), ("kafka-init", "Kafka")] {
+            let mut s = status(one_shot.0, Phase::Completed, Some(one_shot.1));
+            s.exit_code = Some(0);
+            up.push(s);
+        }
+        let services = [
+            "identity-service",
+            "social-service",
+            "communication-service",
+            "user-service",
+            "content-service",
+            "media-service",
+            "search-service",
+            "events-service",
+        ];
+        for (i, name) in (0u16..).zip(services) {
+            up.push(ready(
+                name,
+                "Services",
+                &[(50051 + i, 50051 + i), (8080 + i, 8080 + i)],
+            ));
+        }
+        for s in up {
+            app.apply_status(s);
+        }
+
+        // social-service: rebuilt 3m ago in 4.6s, restarted once since.
+        let mut social = app_status(&app, "social-service");
+        social.phase = Phase::Building;
+        social.since_ms = NOW - 185_000;
+        app.apply_status(social.clone());
+        social.phase = Phase::Ready;
+        social.since_ms = NOW - 180_000;
+        social.started_ms = Some(NOW - 179_000);
+        social.restarts = 1;
+        social.last_build = Some(BuildRecord {
+            ok: true,
+            started_ms: NOW - 184_600,
+            finished_ms: Some(NOW - 180_000),
+            error: None,
+        });
+        app.apply_status(social);
+
+        // content-service: the last build failed 12s ago; the old container keeps serving.
+        let mut content = app_status(&app, "content-service");
+        content.phase = Phase::BuildFailed;
+        content.detail = Some("error[E0425]: cannot find value `feed` in this scope".into());
+        content.last_build = Some(BuildRecord {
+            ok: false,
+            started_ms: NOW - 14_100,
+            finished_ms: Some(NOW - 12_000),
+            error: content.detail.clone(),
+        });
+        app.apply_status(content);
+
+        // search-service: being rebuilt.
+        let mut search = app_status(&app, "search-service");
+        search.phase = Phase::Building;
+        search.since_ms = NOW - 2_300;
+        search.detail = Some("building nova-search-service on the host".into());
+        app.apply_status(search);
+
+        // media-service: crash-looping.
+        let mut media = app_status(&app, "media-service");
+        media.phase = Phase::CrashLoop;
+        media.started_ms = None;
+        media.restarts = 5;
+        media.detail = Some("exited with code 101; restarting in 8s (restart 5)".into());
+        app.apply_status(media);
+
+        app.set_loop_history(loop_history());
+
+        app.push_logs(vec![
+            log("postgres", "database system is ready to accept connections"),
+            log("kafka", "[KafkaServer id=1] started"),
+            log("social-service", "listening on 0.0.0.0:8081"),
+            log(
+                "content-service",
+                "error[E0425]: cannot find value `feed` in this scope",
+            ),
+            log(
+                "media-service",
+                "thread 'main' panicked at src/main.rs:40:9",
+            ),
+            log("social-service", "GET /health/ready 200 1ms"),
+        ]);
+        app
+    }
+
+    /// The dev loop's history of [`full_nova`]: social-service's last 24 turns (one failed
+    /// build among them, the loop getting slower lately), identity-service rebuilt before the
+    /// daemon restarted, content-service's failed build after two good ones, user-service
+    /// restarted twice.
+    pub fn loop_history() -> Vec<LoopRecord> {
+        let turn = |service: &str, kind: LoopKind, began_ms: u64, build_ms: Option<u64>| {
+            let (wait, package, replace, ready) = (160, 110, 420, 240);
+            let work = build_ms.map_or(0, |b| b + package);
+            LoopRecord {
+                service: service.into(),
+                kind,
+                trigger: LoopTrigger::FileChange,
+                began_ms,
+                wait_ms: wait,
+                build_ms,
+                package_ms: build_ms.map(|_| package),
+                replace_ms: Some(replace),
+                ready_ms: Some(ready),
+                total_ms: wait + work + replace + ready,
+                outcome: LoopOutcome::Ready,
+                error: None,
+            }
+        };
+        let mut out = Vec::new();
+        for i in 0..3u64 {
+            let build = 3_900 + 150 * i;
+            out.push(turn(
+                "identity-service",
+                LoopKind::Rebuild,
+                NOW - 7_200_000 + i * 60_000,
+                Some(build),
+            ));
+        }
+        for i in 0..24u64 {
+            // 4.1 s to 4.6 s of cargo, slower in the last turns.
+            let build = 4_100 + (i % 5) * 60 + if i >= 20 { 500 } else { 0 };
+            let began = NOW - 185_160 - (23 - i) * 90_000;
+            let mut r = turn("social-service", LoopKind::Rebuild, began, Some(build));
+            if i == 17 {
+                r.outcome = LoopOutcome::BuildFailed;
+                r.replace_ms = None;
+                r.ready_ms = None;
+                r.total_ms = r.wait_ms + build;
+                r.error = Some("error[E0308]: mismatched types".into());
+            }
+            out.push(r);
+        }
+        for i in 0..2u64 {
+            out.push(turn(
+                "content-service",
+                LoopKind::Rebuild,
+                NOW - 900_000 + i * 60_000,
+                Some(3_400),
+            ));
+        }
+        let mut failed = turn(
+            "content-service",
+            LoopKind::Rebuild,
+            NOW - 14_260,
+            Some(2_100),
+        );
+        failed.outcome = LoopOutcome::BuildFailed;
+        failed.package_ms = None;
+        failed.replace_ms = None;
+        failed.ready_ms = None;
+        failed.total_ms = 160 + 2_100;
+        failed.error = Some("error[E0425]: cannot find value `feed` in this scope".into());
+        out.push(failed);
+        for i in 0..2u64 {
+            let mut r = turn(
+                "user-service",
+                LoopKind::Restart,
+                NOW - 1_200_000 + i * 300_000,
+                None,
+            );
+            r.trigger = LoopTrigger::Request;
+            r.wait_ms = 0;
+            r.total_ms = 660;
+            out.push(r);
+        }
+        out.sort_by_key(|r| r.began_ms);
+        out
+    }
+
+    fn app_tiers() -> Vec<String> {
+        ["Redis", "PostgreSQL", "Kafka", "Services"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn app_status(app: &App, name: &str) -> ServiceStatus {
+        app.services()
+            .iter()
+            .find(|s| s.status.service == name)
+            .map(|s| s.status.clone())
+            .unwrap_or_else(|| panic!("{name} is in the fixture"))
+    }
+
     /// Render with `draw` into a `width`×`height` test terminal and return the screen as text.
     pub fn screen(width: u16, height: u16, draw: impl FnOnce(&mut ratatui::Frame)) -> String {
         let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
@@ -251,15 +509,14 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{NOW, nova, screen};
+    use super::testing::{NOW, full_nova, nova, screen};
     use super::*;
     use crate::tui::input::Action;
 
     #[test]
     fn whole_screen_at_80x24() {
         let mut app = nova();
-        let areas = layout(Rect::new(0, 0, 80, 24), &app);
-        app.set_log_rows(areas.log_rows());
+        fit(Rect::new(0, 0, 80, 24), &mut app);
         insta::assert_snapshot!(screen(80, 24, |f| draw(f, &app, NOW)));
     }
 
@@ -268,6 +525,76 @@ mod tests {
         let mut app = nova();
         app.act(Action::ShowHelp, NOW);
         insta::assert_snapshot!(screen(80, 24, |f| draw(f, &app, NOW)));
+    }
+
+    /// The whole Nova stack on a terminal of `width`×`height`, after `keys`.
+    fn full_screen(width: u16, height: u16, keys: &[Action]) -> String {
+        let mut app = full_nova();
+        let area = Rect::new(0, 0, width, height);
+        fit(area, &mut app);
+        for key in keys {
+            app.act(*key, NOW);
+            fit(area, &mut app);
+        }
+        screen(width, height, |f| draw(f, &app, NOW))
+    }
+
+    #[test]
+    fn the_whole_nova_stack_fits_at_120x40() {
+        let screen = full_screen(120, 40, &[]);
+        for service in [
+            "redis-master",
+            "redis-sentinel-3",
+            "postgres-init",
+            "kafka-init",
+        ] {
+            assert!(screen.contains(service), "{service} in view:\n{screen}");
+        }
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn at_80x24_healthy_tiers_fold_and_the_troubled_one_stays_open() {
+        let screen = full_screen(80, 24, &[]);
+        for summary in ["Redis", "6/6 ready", "PostgreSQL", "2/2 ready", "Kafka"] {
+            assert!(screen.contains(summary), "{summary}:\n{screen}");
+        }
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn at_80x24_unfolding_a_tier_scrolls_to_keep_the_cursor_in_view() {
+        // Open Redis (the cursor starts on it), then walk to its last service.
+        let mut keys = vec![Action::ToggleTier];
+        keys.extend([Action::SelectNext; 5]);
+        let screen = full_screen(80, 24, &keys);
+        assert!(screen.contains("redis-sentinel-3"), "{screen}");
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn folding_every_tier_leaves_four_summary_rows() {
+        let screen = full_screen(80, 24, &[Action::ToggleAllTiers]);
+        assert!(screen.contains("▸ Services"), "{screen}");
+        assert!(screen.contains("5/8 ready"), "{screen}");
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn the_dev_loop_panel_takes_the_log_panes_place_at_120x40() {
+        // social-service selected.
+        let mut keys = vec![Action::SelectNext; 16];
+        keys.push(Action::ToggleDevLoop);
+        let screen = full_screen(120, 40, &keys);
+        assert!(screen.contains("dev loop"), "{screen}");
+        assert!(!screen.contains("logs · all services"), "{screen}");
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn the_dev_loop_panel_at_80x24() {
+        let screen = full_screen(80, 24, &[Action::ToggleAllTiers, Action::ToggleDevLoop]);
+        insta::assert_snapshot!(screen);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The services panel: one row per service, grouped under tier headings in the stack's tier
-//! order (services without a tier form the last group): state, health, published ports,
-//! restarts, uptime and the last build seen. The selected service's detail is in the border.
+//! The services panel: one row per service, under a heading per tier in the stack's tier order
+//! (services without a tier form the last group), or one summary row per folded tier: state,
+//! health, published ports, restarts, uptime, the last build and the detail. Columns are as wide
+//! as what they hold; the uptime and the detail give way first when the terminal is narrow. The
+//! selected service's detail is also in the border, whole.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -9,99 +11,196 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table};
 
 use super::phase_style;
-use crate::presentation::human_ms;
-use crate::tui::app::{App, ServiceRow, health_label, state_label, uptime_ms};
+use crate::presentation::{NO_TIER, health_label, human_ms, state_label};
+use crate::tui::app::{App, Entry, Group, ServiceRow, uptime_ms};
 
-const HEADER: [&str; 7] = ["SERVICE", "STATE", "HEALTH", "PORTS", "RST", "UP", "BUILD"];
+/// Columns, in order. `UP` and `DETAIL` are left out when the terminal is too narrow for them.
+const HEADER: [&str; 8] = [
+    "SERVICE",
+    "STATE",
+    "HEALTH",
+    "PORTS",
+    "RST",
+    "UP",
+    "LAST BUILD",
+    "DETAIL",
+];
+const UP: usize = 5;
+const DETAIL: usize = 7;
+/// The detail column is shown only with at least this many columns for it.
+const DETAIL_MIN: u16 = 12;
 
-/// Rows the list needs: one per service plus a heading per tier.
+/// Rows the list needs: one per visible service, tier heading and folded tier.
 pub fn rows_needed(app: &App) -> usize {
-    app.services().len() + groups(app).len()
+    app.entries().len()
 }
 
-/// The tier headings and the index of the first service under each (none without tiers).
-fn groups(app: &App) -> Vec<(usize, String)> {
-    if !app.has_tiers() {
-        return Vec::new();
-    }
-    let mut out: Vec<(usize, String)> = Vec::new();
-    let mut last: Option<Option<&str>> = None;
-    for (i, s) in app.services().iter().enumerate() {
-        let tier = s.status.tier.as_deref();
-        if last != Some(tier) {
-            out.push((i, tier.unwrap_or("other").to_string()));
-            last = Some(tier);
-        }
-    }
-    out
+fn dim() -> Style {
+    Style::default().add_modifier(Modifier::DIM)
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, now_ms: u64) {
-    let dim = Style::default().add_modifier(Modifier::DIM);
     let mut block = Block::bordered().title(Line::from(vec![Span::styled(
         " services ",
         Style::default().add_modifier(Modifier::BOLD),
     )]));
-    if let Some(detail) = app.selected().and_then(|s| s.status.detail.as_deref()) {
-        let first = detail.lines().next().unwrap_or("");
-        block = block.title_bottom(Line::from(Span::styled(format!(" {first} "), dim)));
+    let hint = match (app.selected(), app.selected_group()) {
+        (Some(s), _) => s
+            .status
+            .detail
+            .as_deref()
+            .map(|d| d.lines().next().unwrap_or("").to_string()),
+        (None, Some(g)) => Some(format!(
+            "{} folded · t or Enter opens it",
+            g.tier.as_deref().unwrap_or(NO_TIER)
+        )),
+        (None, None) => None,
+    };
+    if let Some(hint) = hint {
+        block = block.title_bottom(Line::from(Span::styled(format!(" {hint} "), dim())));
     }
+
+    let groups = app.groups();
     let indent = if app.has_tiers() { "  " } else { "" };
-    let groups = groups(app);
-    let mut rows: Vec<Row> = Vec::new();
-    let mut selected_row = 0;
-    for (i, service) in app.services().iter().enumerate() {
-        if let Some((_, tier)) = groups.iter().find(|(first, _)| *first == i) {
-            rows.push(Row::new([Cell::from(Span::styled(
-                tier.clone(),
-                Style::default()
-                    .fg(Color::Blue)
-                    .add_modifier(Modifier::BOLD),
-            ))]));
+    let cursor = app.cursor();
+    let mut lines: Vec<Cells> = Vec::new();
+    let mut cursor_row = 0;
+    for entry in app.entries() {
+        if Some(entry) == cursor {
+            cursor_row = lines.len();
         }
-        if i == app.selected_index() {
-            selected_row = rows.len();
+        let cells = match entry {
+            Entry::Heading(gi) => groups.get(gi).map(|g| tier_cells(g, false)),
+            Entry::Folded(gi) => groups.get(gi).map(|g| tier_cells(g, true)),
+            Entry::Service(i) => app
+                .services()
+                .get(i)
+                .map(|s| service_cells(app, s, indent, now_ms)),
+        };
+        if let Some(mut cells) = cells {
+            if Some(entry) == cursor {
+                cells.style = cells.style.add_modifier(Modifier::REVERSED);
+            }
+            lines.push(cells);
         }
-        rows.push(service_row(
-            app,
-            service,
-            indent,
-            i == app.selected_index(),
-            now_ms,
-        ));
     }
-    // Keep the selection in view, centred when the list is longer than the panel.
+
+    let inner = area.width.saturating_sub(2);
+    let widths = column_widths(app, &groups, indent, inner, now_ms);
+
+    // Keep the cursor in view, centred when the list is longer than the panel.
     let visible = usize::from(area.height.saturating_sub(3)).max(1);
-    let offset = selected_row
+    let offset = cursor_row
         .saturating_sub(visible / 2)
-        .min(rows.len().saturating_sub(visible));
-    let rows: Vec<Row> = rows.into_iter().skip(offset).take(visible).collect();
-    let header = Row::new(HEADER.map(|h| Cell::from(Span::styled(h, dim))));
-    let widths = [
-        Constraint::Min(14),
-        Constraint::Length(12),
-        Constraint::Length(9),
-        Constraint::Length(11),
-        Constraint::Length(3),
-        Constraint::Length(6),
-        Constraint::Length(11),
-    ];
-    let table = Table::new(rows, widths)
+        .min(lines.len().saturating_sub(visible));
+    let shown = |cells: [Span<'static>; 8]| -> Vec<Cell<'static>> {
+        cells
+            .into_iter()
+            .zip(widths.iter())
+            .filter(|(_, w)| w.is_some())
+            .map(|(span, _)| Cell::from(span))
+            .collect()
+    };
+    let rows: Vec<Row> = lines
+        .into_iter()
+        .skip(offset)
+        .take(visible)
+        .map(|c| Row::new(shown(c.spans)).style(c.style))
+        .collect();
+    let header = Row::new(shown(HEADER.map(|h| Span::styled(h, dim()))));
+    let constraints: Vec<Constraint> = widths.iter().flatten().copied().collect();
+    let table = Table::new(rows, constraints)
         .header(header)
         .column_spacing(1)
         .block(block);
     frame.render_widget(table, area);
 }
 
-fn service_row<'a>(
+/// One row's cells and the row's style.
+struct Cells {
+    spans: [Span<'static>; 8],
+    style: Style,
+}
+
+/// Each column's constraint, `None` for a column left out: every column as wide as its widest
+/// cell; the uptime only if it fits, the detail only with room to spare (it takes the rest).
+fn column_widths(
     app: &App,
-    row: &'a ServiceRow,
+    groups: &[Group],
     indent: &str,
-    selected: bool,
+    inner: u16,
     now_ms: u64,
-) -> Row<'a> {
+) -> [Option<Constraint>; 8] {
+    let mut widths: [u16; 8] = HEADER.map(|h| width(&Span::raw(h)));
+    let mut grow = |cells: &[Span<'static>; 8]| {
+        for (w, span) in widths.iter_mut().zip(cells.iter()) {
+            *w = (*w).max(width(span));
+        }
+    };
+    for s in app.services() {
+        grow(&service_cells(app, s, indent, now_ms).spans);
+    }
+    for g in groups {
+        grow(&tier_cells(g, true).spans);
+    }
+    // A very long name must not push the state off screen.
+    widths[0] = widths[0].min((inner * 2 / 5).max(12));
+    let spacing = |n: u16| n.saturating_sub(1);
+    let required: Vec<usize> = (0..8).filter(|&i| i != UP && i != DETAIL).collect();
+    let mut used: u16 = required.iter().map(|&i| widths[i]).sum::<u16>();
+    let mut count = u16::try_from(required.len()).unwrap_or(u16::MAX);
+    let mut out: [Option<Constraint>; 8] = [None; 8];
+    for &i in &required {
+        out[i] = Some(Constraint::Length(widths[i]));
+    }
+    if used + widths[UP] + spacing(count + 1) <= inner {
+        out[UP] = Some(Constraint::Length(widths[UP]));
+        used += widths[UP];
+        count += 1;
+    }
+    let any_detail = app.services().iter().any(|s| s.status.detail.is_some());
+    if any_detail && used + spacing(count + 1) + DETAIL_MIN <= inner {
+        out[DETAIL] = Some(Constraint::Fill(1));
+    }
+    out
+}
+
+fn width(span: &Span) -> u16 {
+    u16::try_from(span.width()).unwrap_or(u16::MAX)
+}
+
+/// A tier's heading (unfolded) or summary row (folded): its name and how many of its services
+/// are up; folded, the count is coloured by how the tier is doing.
+fn tier_cells(g: &Group, folded: bool) -> Cells {
+    let name = g.tier.as_deref().unwrap_or(NO_TIER);
+    let count = format!("{}/{} ready", g.good, g.len);
+    let (arrow, count_style) = if folded {
+        let style = if g.good == g.len {
+            Style::default().fg(Color::Green)
+        } else {
+            Style::default().fg(Color::Yellow)
+        };
+        ("▸", style)
+    } else {
+        ("▾", dim())
+    };
+    let mut spans: [Span<'static>; 8] = Default::default();
+    spans[0] = Span::styled(
+        format!("{arrow} {name}"),
+        Style::default()
+            .fg(Color::Blue)
+            .add_modifier(Modifier::BOLD),
+    );
+    spans[1] = Span::styled(count, count_style);
+    Cells {
+        spans,
+        style: Style::default(),
+    }
+}
+
+fn service_cells(app: &App, row: &ServiceRow, indent: &str, now_ms: u64) -> Cells {
     let s = &row.status;
-    let dash = || "—".to_string();
+    let dash = || Span::raw("—");
     let state = match app.pending(&s.service) {
         Some(action) => Span::styled(
             format!("{}…", action.as_str()),
@@ -112,45 +211,67 @@ fn service_row<'a>(
     let ports = if s.ports.is_empty() {
         dash()
     } else {
-        s.ports
-            .iter()
-            .map(|p| p.host_port.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let restarts = s.restarts.to_string();
-    let uptime = uptime_ms(s, now_ms).map(human_ms).unwrap_or_else(dash);
-    let build = match row.build {
-        Some(b) => Span::styled(
-            format!(
-                "{} {} ago",
-                if b.ok { "✓" } else { "✗" },
-                human_ms(now_ms.saturating_sub(b.finished_ms))
-            ),
-            Style::default().fg(if b.ok { Color::Green } else { Color::Red }),
-        ),
-        None => Span::raw(dash()),
+        Span::raw(
+            s.ports
+                .iter()
+                .map(|p| p.host_port.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     };
     let restart_style = if s.restarts > 0 {
         Style::default().fg(Color::Yellow)
     } else {
         Style::default()
     };
-    let style = if selected {
-        Style::default().add_modifier(Modifier::REVERSED)
-    } else {
-        Style::default()
+    let uptime = uptime_ms(s, now_ms)
+        .map(|ms| Span::raw(human_ms(ms)))
+        .unwrap_or_else(dash);
+    let build = match app.last_build(&s.service) {
+        Some(b) => {
+            let took = b.took_ms.map(|t| format!("{} ", human_ms(t)));
+            Span::styled(
+                format!(
+                    "{} {}{} ago",
+                    if b.ok { "✓" } else { "✗" },
+                    took.unwrap_or_default(),
+                    ago(now_ms.saturating_sub(b.finished_ms))
+                ),
+                Style::default().fg(if b.ok { Color::Green } else { Color::Red }),
+            )
+        }
+        None => dash(),
     };
-    Row::new([
-        Cell::from(format!("{indent}{}", s.service)),
-        Cell::from(state),
-        Cell::from(health_label(s)),
-        Cell::from(ports),
-        Cell::from(Span::styled(restarts, restart_style)),
-        Cell::from(uptime),
-        Cell::from(build),
-    ])
-    .style(style)
+    let detail = s
+        .detail
+        .as_deref()
+        .and_then(|d| d.lines().next())
+        .unwrap_or("")
+        .to_string();
+    Cells {
+        spans: [
+            Span::raw(format!("{indent}{}", s.service)),
+            state,
+            Span::raw(health_label(s)),
+            ports,
+            Span::styled(s.restarts.to_string(), restart_style),
+            uptime,
+            build,
+            Span::styled(detail, dim()),
+        ],
+        style: Style::default(),
+    }
+}
+
+/// How long ago, to the unit that matters: `12s`, `4m`, `3h`, `2d`.
+fn ago(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3_599 => format!("{}m", s / 60),
+        3_600..=172_799 => format!("{}h", s / 3_600),
+        _ => format!("{}d", s / 86_400),
+    }
 }
 
 #[cfg(test)]
@@ -198,5 +319,13 @@ mod tests {
         app.act(Action::Restart, NOW);
         let screen = draw(&app, 80, 14);
         assert!(screen.contains("restart…"), "{screen}");
+    }
+
+    #[test]
+    fn ages_are_given_to_the_unit_that_matters() {
+        assert_eq!(ago(12_400), "12s");
+        assert_eq!(ago(245_000), "4m");
+        assert_eq!(ago(3 * 3_600_000 + 1), "3h");
+        assert_eq!(ago(3 * 86_400_000), "3d");
     }
 }
