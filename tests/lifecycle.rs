@@ -498,3 +498,72 @@ fn restart_stop_and_start_act_on_the_same_container() {
     assert!(p.novadev(&["start", "c"]).ok());
     assert!(p.container("c").running);
 }
+
+#[test]
+fn stack_edits_while_running_recreate_exactly_what_changed_and_bad_edits_tear_nothing_down() {
+    let p = Project::new(
+        "reload",
+        r#"services:
+  a:
+    image: debian:bookworm-slim
+    init: true
+    command: ["sleep", "infinity"]
+  b:
+    image: debian:bookworm-slim
+    init: true
+    command: ["sleep", "infinity"]
+    environment:
+      GREETING: ${GREETING:-hello}
+"#,
+    );
+    p.up_ok(&[]);
+    let a = p.container("a").id;
+    let b = p.container("b").id;
+
+    // .env changes b's configuration only.
+    p.write(".env", "GREETING=bonjour\n");
+    let b2 = wait_for("b recreated", Duration::from_secs(30), || {
+        let c = p.containers().into_iter().find(|c| c.service == "b")?;
+        (c.id != b && c.running && c.env.contains(&"GREETING=bonjour".to_string())).then_some(c.id)
+    });
+    assert_eq!(p.container("a").id, a, "a is kept");
+
+    // An edit that does not load: shown, nothing torn down.
+    let good = std::fs::read_to_string(p.path().join("compose.yaml")).expect("read");
+    p.write("compose.yaml", "services:\n  a: [\n");
+    let status = wait_for("the error shown", Duration::from_secs(30), || {
+        let run = p.novadev(&["status", "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).ok()?;
+        json["daemon"]["stack_error"].as_str().map(String::from)
+    });
+    assert!(status.contains("compose.yaml:"), "{status}");
+    assert_eq!(p.container("a").id, a);
+    assert_eq!(p.container("b").id, b2);
+
+    // Fixed, plus a new service: it comes up, the others stay.
+    p.write(
+        "compose.yaml",
+        &format!("{good}  c:\n    image: debian:bookworm-slim\n    init: true\n    command: [\"sleep\", \"infinity\"]\n"),
+    );
+    wait_for("c up", Duration::from_secs(30), || {
+        p.containers()
+            .into_iter()
+            .find(|c| c.service == "c" && c.running)
+            .map(|_| ())
+    });
+    assert_eq!(p.container("a").id, a);
+    assert_eq!(p.container("b").id, b2);
+    let run = p.novadev(&["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert!(json["daemon"]["stack_error"].is_null(), "{json}");
+
+    // A service that leaves the stack goes.
+    p.write("compose.yaml", &good);
+    wait_for("c removed", Duration::from_secs(30), || {
+        p.containers()
+            .iter()
+            .all(|c| c.service != "c")
+            .then_some(())
+    });
+    assert_eq!(p.container("a").id, a);
+}

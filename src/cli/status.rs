@@ -89,6 +89,16 @@ pub async fn run(global: &Global, args: StatusArgs) -> CmdResult {
             )
         ),
     }
+    if let Some(error) = daemon.as_ref().and_then(|i| i.stack_error.as_deref()) {
+        anstream::println!(
+            "{}\n{}",
+            paint(
+                super::output::YELLOW,
+                "the stack files changed but do not load; the running stack is kept:"
+            ),
+            error
+        );
+    }
     let tier_order: Vec<String> = match (&daemon, &loaded) {
         (Some(info), _) => info.tiers.clone(),
         (None, Some(l)) => l

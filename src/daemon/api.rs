@@ -149,6 +149,7 @@ fn info_of(state: &DaemonState) -> Info {
             .unwrap_or_default(),
         web_ui,
         web_ui_error,
+        stack_error: state.ops.stack_error(),
     }
 }
 

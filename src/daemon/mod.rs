@@ -225,6 +225,16 @@ pub async fn serve(state: Arc<DaemonState>, listeners: Listeners, changes: mpsc:
             }
         });
     }
+    if let Some(changes) = ops.take_stack_changes() {
+        let ops = ops.clone();
+        let stop = state.shutdown_signal();
+        background.spawn(async move {
+            tokio::select! {
+                () = crate::ops::reload::run(ops, changes) => {}
+                () = stop => {}
+            }
+        });
+    }
     if let Some((web, limits)) = listeners.web {
         tracing::info!(url = %web.url(), "web UI listening");
         let app = web::router(api::web_router(state.clone()), web.token, web.port);

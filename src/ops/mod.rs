@@ -11,6 +11,7 @@ pub mod devloop;
 pub mod history;
 pub mod kube;
 pub mod read;
+pub mod reload;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -85,6 +86,13 @@ pub struct Operations {
     history: history::History,
     /// Where the project runs: the local Docker engine, or a Kubernetes cluster.
     target: Target,
+    /// How the stack was loaded (to load it again when its files change) and the watch on them.
+    loaded_from: Mutex<Option<StackRef>>,
+    stack_watch: Mutex<Option<reload::StackWatch>>,
+    stack_changes: mpsc::Sender<()>,
+    stack_changes_rx: Mutex<Option<mpsc::Receiver<()>>>,
+    /// Why the stack's files, changed while running, do not load (the running stack is kept).
+    stack_error: Mutex<Option<String>>,
 }
 
 /// Where a daemon's project runs.
@@ -103,6 +111,7 @@ impl Operations {
         history: std::path::PathBuf,
         target: Target,
     ) -> Arc<Operations> {
+        let (stack_changes, stack_changes_rx) = mpsc::channel(16);
         let jobs = std::env::var("NOVADEV_BUILD_JOBS")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -119,7 +128,102 @@ impl Operations {
             tasks: TaskTracker::new(),
             history: history::History::open(history),
             target,
+            loaded_from: Mutex::new(None),
+            stack_watch: Mutex::new(None),
+            stack_changes,
+            stack_changes_rx: Mutex::new(Some(stack_changes_rx)),
+            stack_error: Mutex::new(None),
         })
+    }
+
+    /// The changes to the stack's files, for the reload task (once).
+    pub fn take_stack_changes(&self) -> Option<mpsc::Receiver<()>> {
+        self.stack_changes_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// How the running stack was loaded.
+    pub fn loaded_from(&self) -> Option<StackRef> {
+        self.loaded_from
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Why the stack's files, changed while running, do not load.
+    pub fn stack_error(&self) -> Option<String> {
+        self.stack_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_stack_error(&self, error: Option<String>) {
+        *self.stack_error.lock().unwrap_or_else(|p| p.into_inner()) = error;
+    }
+
+    /// Watch the files the stack depends on (on Docker, where edits are applied as they come).
+    fn watch_stack_files(&self, inputs: &[std::path::PathBuf]) {
+        let mut slot = self.stack_watch.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = None;
+        if !matches!(self.target, Target::Docker)
+            || std::env::var("NOVADEV_WATCH").is_ok_and(|v| v == "0")
+        {
+            return;
+        }
+        match reload::watch(inputs, self.stack_changes.clone()) {
+            Ok(w) => *slot = Some(w),
+            Err(e) => tracing::warn!(error = %e, "not watching the stack files"),
+        }
+    }
+
+    /// Load `r`'s files: the stack (or why it does not load, or belongs to another project) and
+    /// every file it depends on.
+    async fn load_files(
+        &self,
+        r: StackRef,
+    ) -> Result<(Result<Arc<Stack>, OpError>, Vec<std::path::PathBuf>), OpError> {
+        let options = LoadOptions {
+            files: r.files,
+            working_dir: r.working_dir,
+            project_name: r.project_name,
+            profiles: r.profiles,
+            env: r.env,
+        };
+        let (loaded, inputs) =
+            tokio::task::spawn_blocking(move || crate::stack::load_with_inputs(&options))
+                .await
+                .map_err(|_| OpError::ShuttingDown)?;
+        let stack = match loaded {
+            Ok(loaded) if loaded.stack.name != self.project => Err(OpError::WrongProject {
+                daemon: self.project.clone(),
+                asked: loaded.stack.name,
+            }),
+            Ok(loaded) => Ok(Arc::new(loaded.stack)),
+            Err(e) => Err(OpError::from(e)),
+        };
+        Ok((stack, inputs))
+    }
+
+    /// The stack's new version where no service changed (tiers, connection info, ...).
+    fn replace_stack(&self, stack: Arc<Stack>) {
+        self.stack.send_replace(Some(stack));
+    }
+
+    /// Bring a changed stack in: `options.services` (the changed and added ones) up, and the
+    /// containers of services that left it removed. Under the operations lock, like any change.
+    async fn apply_change(&self, stack: Arc<Stack>, options: UpOptions) -> Result<(), OpError> {
+        let _op = self.op_lock.lock().await;
+        self.stack.send_replace(Some(stack.clone()));
+        self.restart_watch(&stack);
+        if options.services.is_empty() {
+            self.orchestrator.remove_orphans(&stack).await?;
+            return Ok(());
+        }
+        self.orchestrator.up(stack, &options).await?;
+        Ok(())
     }
 
     pub fn target(&self) -> &Target {
@@ -183,23 +287,13 @@ impl Operations {
 
     /// Load and validate a stack from its files, as the CLI would.
     pub async fn load(&self, r: StackRef) -> Result<Arc<Stack>, OpError> {
-        let options = LoadOptions {
-            files: r.files,
-            working_dir: r.working_dir,
-            project_name: r.project_name,
-            profiles: r.profiles,
-            env: r.env,
-        };
-        let loaded = tokio::task::spawn_blocking(move || crate::stack::load(&options))
-            .await
-            .map_err(|_| OpError::ShuttingDown)??;
-        if loaded.stack.name != self.project {
-            return Err(OpError::WrongProject {
-                daemon: self.project.clone(),
-                asked: loaded.stack.name,
-            });
-        }
-        Ok(Arc::new(loaded.stack))
+        let (stack, inputs) = self.load_files(r.clone()).await?;
+        let stack = stack?;
+        // Loaded by a verb: the files it came from are the ones to follow from now on.
+        *self.loaded_from.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        self.set_stack_error(None);
+        self.watch_stack_files(&inputs);
+        Ok(stack)
     }
 
     /// The loaded stack, else the one `r` names (loaded now and kept, with the board filled from

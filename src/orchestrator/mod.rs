@@ -164,6 +164,13 @@ impl Orchestrator {
         })
     }
 
+    /// Remove the containers of services that are no longer in the stack (and duplicates).
+    pub async fn remove_orphans(&self, stack: &Stack) -> Result<(), OrchestratorError> {
+        self.board.retain(|s| stack.services.contains_key(s));
+        resources::adopt(&self.engine, &self.board, stack).await?;
+        Ok(())
+    }
+
     /// Put the stack's services on the board (forgetting those that left it); the selected ones
     /// are queued for this `up`.
     fn declare(&self, stack: &Stack, selected: &BTreeSet<String>) {

@@ -233,6 +233,10 @@ pub struct Info {
     pub web_ui: Option<WebUiInfo>,
     #[serde(default)]
     pub web_ui_error: Option<String>,
+    /// Why the stack's files, changed while the daemon runs, do not load (the running stack is
+    /// kept until they do).
+    #[serde(default)]
+    pub stack_error: Option<String>,
 }
 
 /// The web UI's address. The token is not part of it: it sits owner-only in the state dir.

@@ -75,6 +75,30 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, StackError> {
     load_from_sources(&Disk, &opts)
 }
 
+/// `load`, and every file the stack depends on (read or looked for: stack files, `.env`,
+/// `env_file`s, included and extended files), whether it loads or not, so that a change to any
+/// of them can be noticed.
+pub fn load_with_inputs(opts: &LoadOptions) -> (Result<Loaded, StackError>, Vec<PathBuf>) {
+    let files = match stack_files(opts) {
+        Ok(files) => files,
+        Err(e) => return (Err(e), opts.files.clone()),
+    };
+    let opts = LoadOptions {
+        files,
+        ..opts.clone()
+    };
+    let recording = source::Recording::new(&Disk);
+    let loaded = load_from_sources(&recording, &opts);
+    let mut inputs = recording.paths();
+    for f in &opts.files {
+        let f = convert::normalize(&opts.working_dir.join(f));
+        if !inputs.contains(&f) {
+            inputs.push(f);
+        }
+    }
+    (loaded, inputs)
+}
+
 /// `load` over any `Sources` (files in memory for tests and fuzzing). `opts.files` must name the
 /// stack files (relative ones against `working_dir`); nothing is discovered.
 pub fn load_from_sources(sources: &dyn Sources, opts: &LoadOptions) -> Result<Loaded, StackError> {

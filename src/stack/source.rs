@@ -73,6 +73,56 @@ impl Sources for Disk {
     }
 }
 
+/// Another source that remembers every path the loader asked for (read, or looked at), found or
+/// not: the files a stack depends on, so that a change to any of them (a `.env` created later
+/// included) can be noticed.
+pub struct Recording<'a> {
+    inner: &'a dyn Sources,
+    seen: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+}
+
+impl<'a> Recording<'a> {
+    pub fn new(inner: &'a dyn Sources) -> Recording<'a> {
+        Recording {
+            inner,
+            seen: std::sync::Mutex::new(std::collections::BTreeSet::new()),
+        }
+    }
+
+    fn note(&self, path: &Path) {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(path.to_path_buf());
+    }
+
+    /// Every path asked for, sorted.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+impl Sources for Recording<'_> {
+    fn read(&self, path: &Path) -> Result<Vec<u8>, ReadError> {
+        self.note(path);
+        self.inner.read(path)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.inner.is_dir(path)
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        self.note(path);
+        self.inner.is_file(path)
+    }
+}
+
 /// Files held in memory, by absolute path. A directory exists when a file is inside it.
 #[derive(Debug, Clone, Default)]
 pub struct Memory {
@@ -109,6 +159,23 @@ impl Sources for Memory {
 
     fn is_file(&self, path: &Path) -> bool {
         self.files.contains_key(path)
+    }
+}
+
+#[cfg(test)]
+mod recording_tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_source_remembers_what_was_asked_for_found_or_not() {
+        let memory = Memory::new().with("/p/compose.yaml", "services: {}");
+        let recording = Recording::new(&memory);
+        assert!(recording.read(Path::new("/p/compose.yaml")).is_ok());
+        assert!(recording.read(Path::new("/p/.env")).is_err());
+        assert_eq!(
+            recording.paths(),
+            vec![PathBuf::from("/p/.env"), PathBuf::from("/p/compose.yaml")]
+        );
     }
 }
 

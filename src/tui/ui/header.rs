@@ -54,6 +54,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now_ms: u64) {
         .as_ref()
         .map(|i| &i.engine)
         .filter(|e| !e.reachable);
+    let stack_error = app.info.as_ref().and_then(|i| i.stack_error.as_deref());
     let second = match (&app.disconnected, engine_away) {
         (Some(why), _) => Line::from(vec![Span::styled(
             format!(" daemon not answering ({why}); retrying"),
@@ -65,6 +66,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now_ms: u64) {
                 human_ms(now_ms.saturating_sub(engine.unreachable_since_ms.unwrap_or(now_ms)))
             ),
             alarm,
+        )]),
+        (None, None) if stack_error.is_some() => Line::from(vec![Span::styled(
+            format!(
+                " the stack files changed but do not load (the running stack is kept): {}",
+                stack_error
+                    .and_then(|e| e.lines().find(|l| !l.trim().is_empty()))
+                    .unwrap_or_default()
+                    .trim()
+            ),
+            Style::default().fg(Color::Yellow),
         )]),
         (None, None) => {
             let files = app

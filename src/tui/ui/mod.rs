@@ -246,6 +246,7 @@ pub(crate) mod testing {
             tiers: vec![],
             web_ui: None,
             web_ui_error: None,
+            stack_error: None,
         });
         let mut redis = status("redis-master", Phase::Ready, Some("redis"));
         redis.ports = vec![port(6379, 6379)];
