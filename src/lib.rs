@@ -17,7 +17,6 @@ pub mod client;
 pub mod connection;
 pub mod daemon;
 pub mod engine;
-pub mod graph;
 pub mod k8s;
 pub mod ops;
 pub mod orchestrator;

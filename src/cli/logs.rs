@@ -14,7 +14,7 @@ use super::{CmdResult, Failure, Global, project_name};
 use crate::client::Client;
 use crate::engine::Engine;
 use crate::presentation::clean_text;
-use crate::protocol::{LogLine, LogQuery, MAX_LINE_BYTES};
+use crate::protocol::{LogLine, MAX_LINE_BYTES};
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -68,59 +68,11 @@ pub async fn run(global: &Global, args: LogsArgs) -> CmdResult {
             }
         }
     }
-    let query = LogQuery {
-        follow: args.follow,
-        tail: args.tail,
-        since: args.since,
-    };
-    let target = args.k8s.target(&project);
-    let lines: BoxStream<'static, LogLine> = match Client::connect(&target.key()).await {
-        Some((client, _)) => {
-            let mut path = format!(
-                "/v1/logs?services={}&follow={}",
-                args.services.join(","),
-                args.follow
-            );
-            if let Some(n) = args.tail {
-                path.push_str(&format!("&tail={n}"));
-            }
-            if let Some(s) = args.since {
-                path.push_str(&format!("&since={s}"));
-            }
-            client
-                .sse::<()>(&path, None)
-                .await?
-                .filter_map(|m| async move {
-                    let m = m.ok()?;
-                    (m.event == "log")
-                        .then(|| serde_json::from_str::<LogLine>(&m.data).ok())
-                        .flatten()
-                })
-                .boxed()
-        }
-        None => {
-            let known: Vec<String> = loaded
-                .as_ref()
-                .map(|l| l.stack.services.keys().cloned().collect())
-                .unwrap_or_default();
-            match &target.kube {
-                Some(spec) => {
-                    let params = crate::protocol::LogsParams {
-                        services: args.services.join(","),
-                        follow: args.follow,
-                        tail: args.tail,
-                        since: args.since,
-                    };
-                    crate::ops::read::kube_log_lines(spec, &project, &known, &params).await?
-                }
-                None => {
-                    let engine = Engine::connect().await?;
-                    crate::ops::read::log_lines(&engine, &project, &args.services, &known, &query)
-                        .await?
-                }
-            }
-        }
-    };
+    let known: Vec<String> = loaded
+        .as_ref()
+        .map(|l| l.stack.services.keys().cloned().collect())
+        .unwrap_or_default();
+    let lines = source(&project, &known, &args).await?;
     let width = args
         .services
         .iter()
@@ -161,6 +113,52 @@ pub async fn run(global: &Global, args: LogsArgs) -> CmdResult {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         Err(e) => Err(Failure::runtime(format!("writing the log: {e}"))),
     }
+}
+
+/// The lines to show: from the daemon when one runs (Docker's or the cluster's), else straight
+/// from the engine or the cluster.
+async fn source(
+    project: &str,
+    known: &[String],
+    args: &LogsArgs,
+) -> Result<BoxStream<'static, LogLine>, Failure> {
+    let params = crate::protocol::LogsParams {
+        services: args.services.join(","),
+        follow: args.follow,
+        tail: args.tail,
+        since: args.since,
+    };
+    let target = args.k8s.target(project);
+    if let Some((client, _)) = Client::connect(&target.key()).await {
+        let mut path = format!(
+            "/v1/logs?services={}&follow={}",
+            params.services, args.follow
+        );
+        if let Some(n) = args.tail {
+            path.push_str(&format!("&tail={n}"));
+        }
+        if let Some(s) = args.since {
+            path.push_str(&format!("&since={s}"));
+        }
+        return Ok(client
+            .sse::<()>(&path, None)
+            .await?
+            .filter_map(|m| async move {
+                let m = m.ok()?;
+                (m.event == "log")
+                    .then(|| serde_json::from_str::<LogLine>(&m.data).ok())
+                    .flatten()
+            })
+            .boxed());
+    }
+    Ok(match &target.kube {
+        Some(spec) => crate::ops::read::kube_log_lines(spec, project, known, &params).await?,
+        None => {
+            let engine = Engine::connect().await?;
+            crate::ops::read::log_lines(&engine, project, &args.services, known, &params.query())
+                .await?
+        }
+    })
 }
 
 fn print_line(

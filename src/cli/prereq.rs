@@ -77,7 +77,7 @@ pub async fn check(
         .filter(|c| c.is_running())
         .map(|c| c.service.as_str())
         .collect();
-    let selected: Vec<String> = match crate::graph::Graph::build(stack) {
+    let selected: Vec<String> = match crate::stack::graph::Graph::build(stack) {
         Ok(graph) if !services.is_empty() => graph
             .closure(services)
             .map_err(Failure::bad_input)?

@@ -336,7 +336,7 @@ impl TierProgress {
         let selected: Option<std::collections::BTreeSet<String>> = if asked.is_empty() {
             None
         } else {
-            crate::graph::Graph::build(stack)
+            crate::stack::graph::Graph::build(stack)
                 .ok()
                 .and_then(|g| g.closure(asked).ok())
         };

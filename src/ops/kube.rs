@@ -103,7 +103,7 @@ pub async fn up(
     options: &UpOptions,
 ) -> Result<UpReport, OpError> {
     let started = Instant::now();
-    let graph = crate::graph::Graph::build(&stack)
+    let graph = crate::stack::graph::Graph::build(&stack)
         .map_err(crate::orchestrator::OrchestratorError::Graph)?;
     let selected: BTreeSet<String> = if options.services.is_empty() {
         stack.services.keys().cloned().collect()

@@ -29,9 +29,9 @@ use tokio::task::JoinSet;
 
 use crate::board::{StatusBoard, Transition};
 use crate::engine::{Engine, EngineError};
-use crate::graph::Graph;
 use crate::protocol::{Phase, ServiceFailure, ServiceStatus, UpOptions, UpReport};
 use crate::stack::Diagnostic;
+use crate::stack::graph::Graph;
 use crate::stack::model::{Condition, Stack};
 use gate::Gate;
 use service_job::{DependencyWait, ServiceJob};

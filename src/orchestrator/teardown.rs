@@ -7,8 +7,8 @@ use super::{Orchestrator, OrchestratorError, grace_secs};
 use crate::board::{BusyGuard, Transition};
 use crate::engine::EngineError;
 use crate::engine::containers::ContainerInfo;
-use crate::graph::Graph;
 use crate::protocol::{DownReport, DownRequest};
+use crate::stack::graph::Graph;
 use crate::stack::model::Stack;
 
 impl Orchestrator {

@@ -3,7 +3,7 @@
 //! Pipeline: discover the files → read `.env` → per file (`files`): YAML tree (`yaml`),
 //! interpolation (`interpolate`), conversion with key checks (`convert`), `extends` resolved and
 //! `include`s loaded before it → merge (`merge`) → profiles, defaults and whole-stack checks
-//! (`validate`) → dependency cycles (`crate::graph`). Every problem found is
+//! (`validate`) → dependency cycles (`graph`). Every problem found is
 //! reported with file:line:column, all at once. Every file is read through `source::Sources`
 //! (`load` uses the disk, `load_from_sources` whatever it is given), so the loader is a pure
 //! function of the files' contents; it never talks to Docker. What a stack may expand to is capped
@@ -16,6 +16,7 @@ mod duration;
 mod envfile;
 mod error;
 mod files;
+pub mod graph;
 mod interpolate;
 mod keys;
 mod merge;
@@ -37,9 +38,9 @@ pub use model::*;
 pub use render::render_yaml;
 pub use source::{Disk, MAX_FILE_BYTES, Memory, ReadError, Sources};
 
-use crate::graph::Graph;
 use envfile::parse_env_file;
 use error::Report;
+use graph::Graph;
 
 /// What to load and with which environment.
 #[derive(Debug, Clone, Default)]
