@@ -14,6 +14,9 @@ use sha2::Digest;
 use crate::engine::{Engine, EngineError, labels};
 use crate::stack::model::{Build, Stack};
 
+pub mod cargo;
+pub mod inputs;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("service `{service}`: cannot read build context {path}: {source}")]
@@ -241,12 +244,16 @@ pub fn first_error(lines: &[String]) -> Option<String> {
 /// Build a service's artifact on the host (`x-novadev.host_build.command` in its workdir), then
 /// package it into a thin image: `base_image` plus one layer with the artifact, as entrypoint
 /// (a classic `FROM`/`COPY`/`ENTRYPOINT` build where the engine cannot load that layer). Output
-/// lines go to `on_line`. Returns the image id.
+/// lines go to `on_line`, cargo's progress to `on_progress`. A `cargo build … -p X` command runs
+/// with cargo's JSON messages, or is served by `shared`: the workspace's build an `up` started
+/// for several services at once. Returns the image id.
 pub async fn host_build(
     engine: &Engine,
     stack: &Stack,
     service: &str,
-    mut on_line: impl FnMut(&str) + Send,
+    shared: Option<std::sync::Arc<cargo::WorkspaceBuild>>,
+    on_line: impl Fn(&str) + Send + Sync + 'static,
+    on_progress: impl Fn(&cargo::Progress) + Send + Sync + 'static,
 ) -> Result<Built, BuildError> {
     let svc = stack
         .services
@@ -259,7 +266,38 @@ pub async fn host_build(
         }));
     };
     let started = std::time::Instant::now();
-    run_host_command(service, hb, &mut on_line).await?;
+    let on_line = std::sync::Arc::new(on_line);
+    match cargo::cargo_package(hb) {
+        Some((key, package)) => {
+            let run = match shared.filter(|b| b.packages.contains(&package)) {
+                Some(shared) => shared,
+                None => {
+                    let lines = on_line.clone();
+                    cargo::WorkspaceBuild::start(
+                        &key,
+                        std::collections::BTreeSet::from([package.clone()]),
+                        std::sync::Arc::new(move |report: cargo::Report<'_>| match report {
+                            cargo::Report::Line(line) => lines(line),
+                            cargo::Report::Progress(p) => on_progress(p),
+                        }),
+                    )
+                }
+            };
+            let outcome = run.finished().await;
+            outcome
+                .for_artifact(&package, &hb.artifact)
+                .map_err(|(status, first_error)| BuildError::HostCommand {
+                    service: service.to_string(),
+                    command: hb.command.join(" "),
+                    status,
+                    first_error,
+                })?;
+        }
+        None => {
+            let lines = on_line.clone();
+            run_host_command(service, hb, &mut |line: &str| lines(line)).await?;
+        }
+    }
     let command_ms = ms_since(started);
     let packaging = std::time::Instant::now();
     let binary = tokio::fs::read(&hb.artifact)
@@ -269,7 +307,10 @@ pub async fn host_build(
             path: hb.artifact.clone(),
             source,
         })?;
-    let image_id = package(engine, stack, service, hb, &binary, on_line).await?;
+    let image_id = package(engine, stack, service, hb, &binary, |line: &str| {
+        on_line(line)
+    })
+    .await?;
     Ok(Built {
         image_id,
         command_ms,

@@ -33,6 +33,10 @@ pub enum Transition {
         image: String,
         on_host: bool,
     },
+    /// How far a build has come, in words (kept only while the service is building).
+    BuildProgress {
+        detail: String,
+    },
     /// A build ended (the phase is left to what follows: a start, or [`Transition::BuildFailed`]).
     BuildFinished {
         error: Option<String>,
@@ -117,6 +121,11 @@ pub fn apply(s: &mut ServiceStatus, t: Transition, now: u64) {
         Transition::Waiting { on } => set(s, Phase::Waiting, format!("waiting for {on}")),
         Transition::Pulling { image } => set(s, Phase::Pulling, format!("pulling {image}")),
         Transition::BuildStarted { image, on_host } => build_started(s, &image, on_host, now),
+        Transition::BuildProgress { detail } => {
+            if s.phase == Phase::Building {
+                s.detail = Some(detail);
+            }
+        }
         Transition::BuildFinished { error } => build_finished(s, error, now),
         Transition::BuildFailed { error } => build_failed(s, error),
         Transition::Creating { detail } => set(s, Phase::Creating, detail),

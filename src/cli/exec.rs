@@ -134,9 +134,17 @@ pub async fn run(global: &Global, args: RunArgs) -> CmdResult {
     }
     let image = svc.image_ref(&stack.name);
     let board = Arc::new(StatusBoard::new());
-    crate::orchestrator::image::obtain_image(&engine, &board, stack, &args.service, &image, false)
-        .await
-        .map_err(|f| Failure::runtime(format!("service `{}`: {f}", args.service)))?;
+    crate::orchestrator::image::obtain_image(
+        &engine,
+        &board,
+        stack,
+        &args.service,
+        &image,
+        false,
+        None,
+    )
+    .await
+    .map_err(|f| Failure::runtime(format!("service `{}`: {f}", args.service)))?;
     let mut key_binds = Vec::new();
     for key in &svc.novadev.keys {
         let (dir, _) =

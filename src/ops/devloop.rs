@@ -35,7 +35,7 @@ const REPLACE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Consume changes from the watcher until the channel closes.
 pub async fn run(ops: Arc<Operations>, mut changes: mpsc::Receiver<Change>) {
     while let Some(change) = changes.recv().await {
-        tracing::info!(service = %change.service, action = ?change.action, files = change.paths.len(), "change");
+        tracing::info!(service = %change.service, action = ?change.action, files = change.paths.len(), first = ?change.paths.first(), "change");
         let ops2 = ops.clone();
         let began = Began {
             at_ms: change.first_event_ms,
@@ -149,7 +149,7 @@ async fn build_and_replace(
             .await
             .map_err(|_| OpError::ShuttingDown)?;
         turn.work_starts();
-        match build_image(ops.engine(), ops.board(), &stack, service, &image).await {
+        match build_image(ops.engine(), ops.board(), &stack, service, &image, None).await {
             Ok(built) => {
                 turn.build_ms = Some(built.command_ms);
                 turn.package_ms = built.package_ms;

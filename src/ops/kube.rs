@@ -217,6 +217,7 @@ async fn build_images(
             name,
             &image,
             force,
+            None,
         )
         .await
         .map_err(|failure| crate::orchestrator::OrchestratorError::Service {

@@ -98,6 +98,9 @@ impl Orchestrator {
         );
         ensured?;
         let mut existing = adopted?;
+        let mut workspace_builds =
+            image::start_workspace_builds(&self.engine, &self.board, &stack, &selected, opts.build)
+                .await;
 
         // One gate per selected service; dependents watch their dependencies' gates.
         let gates: HashMap<String, (Arc<watch::Sender<Gate>>, watch::Receiver<Gate>)> = selected
@@ -136,6 +139,7 @@ impl Orchestrator {
                 is_one_shot: is_one_shot(&stack, &graph, &selected, name),
                 limit,
                 force_build: opts.build,
+                workspace_build: workspace_builds.remove(name),
             };
             let busy = self.board.busy(name);
             tasks.spawn(async move {

@@ -38,6 +38,8 @@ pub(super) struct ServiceJob {
     pub is_one_shot: bool,
     pub limit: WaitLimit,
     pub force_build: bool,
+    /// The workspace build this `up` started for this service and others, if any.
+    pub workspace_build: Option<Arc<crate::build::cargo::WorkspaceBuild>>,
 }
 
 /// How long an operation waits for readiness: until `deadline`, which is `timeout` after it
@@ -406,6 +408,7 @@ impl ServiceJob {
             &self.name,
             image,
             self.force_build,
+            self.workspace_build.clone(),
         )
         .await?;
         let mut key_binds = Vec::new();

@@ -21,6 +21,8 @@ use crate::stack::model::{Stack, WatchAction};
 const ALWAYS_IGNORED: &[&str] = &[
     ".git/",
     "target/",
+    // Cargo makes a new `target/` as `target` plus six random characters, then renames it.
+    "target??????",
     "*.swp",
     "*.swx",
     "*.swo",
@@ -359,6 +361,8 @@ mod tests {
         let root = dir.path();
         for p in [
             "web/target/debug/app",
+            "web/targettbwUet",
+            "web/targettbwUet/CACHEDIR.TAG",
             "web/debug.log",
             "web/generated/x.rs",
             "web/static/.index.html.swp",
