@@ -31,7 +31,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== the Nova services' own tests (stacks/nova/services)"
-(cd stacks/nova/services && cargo test --release --locked --workspace --quiet)
+# The dev loop's profile: the dependencies compiled here are the ones the Nova stack's host builds use.
+(cd stacks/nova/services && cargo test --profile dev-loop --locked --workspace --quiet)
 echo "== cargo test"
 # Every target (the crate has no doc tests), all of them even after a failure, then one closing
 # line with the totals.

@@ -217,7 +217,11 @@ fn workspace(p: &Project, alpha_main: &str, beta_main: &str) {
         .current_dir(p.path().join("ws"))
         .output()
         .expect("run cargo");
-    assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
 }
 
 /// The `cargo build` invocations so far.

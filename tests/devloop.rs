@@ -419,7 +419,8 @@ fn each_rebuild_is_recorded_with_its_breakdown_and_the_history_survives_the_daem
         parts <= part("total_ms") + 5,
         "the parts add up to at most the total: {ok}"
     );
-    assert!(part("wait_ms") >= 100, "the debounce is part of it: {ok}");
+    // The watcher waits 50 ms for a burst to go quiet (novadev::watch::QUIET).
+    assert!(part("wait_ms") >= 45, "the debounce is part of it: {ok}");
     let failed = &records[1];
     assert_eq!(failed["outcome"], "build_failed");
     assert!(

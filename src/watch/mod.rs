@@ -39,7 +39,7 @@ pub enum WatchError {
 }
 
 /// How long a burst must stay quiet before it is acted on, and the longest a change waits.
-pub const QUIET: Duration = Duration::from_millis(150);
+pub const QUIET: Duration = Duration::from_millis(50);
 pub const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// A running watch; dropping it stops watching.
