@@ -64,6 +64,22 @@ pub fn probe_of(details: &ContainerDetails, start_interval: Option<Duration>) ->
 
 /// Wait until container `id` is healthy, by the engine's verdict or by our own probe, whichever
 /// says so first. `deadline` bounds the wait.
+/// For a container kept by `up` that novadev saw ready before: still ready, unless it stopped or
+/// the engine has since found it unhealthy (then `None`, and [`wait_healthy`] decides). Saves
+/// probing every kept service again on an engine whose own checks lag (`start_interval` needs
+/// API 1.44).
+pub async fn still_ready(engine: &Engine, id: &str) -> Result<Option<Health>, EngineError> {
+    let details = engine.inspect(id).await?;
+    if !details.is_up() || details.health == Some(HealthStatus::Unhealthy) {
+        return Ok(None);
+    }
+    Ok(Some(if probe_of(&details, None).is_some() {
+        Health::Healthy
+    } else {
+        Health::NoHealthcheck
+    }))
+}
+
 pub async fn wait_healthy(
     engine: &Engine,
     id: &str,

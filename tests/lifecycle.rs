@@ -567,3 +567,50 @@ fn stack_edits_while_running_recreate_exactly_what_changed_and_bad_edits_tear_no
     });
     assert_eq!(p.container("a").id, a);
 }
+
+/// A service whose healthcheck notes every run in the container; the engine's own checks are an
+/// hour apart, so every run within the test is novadev's probe.
+const COUNTED_PROBE: &str = r#"
+services:
+  db:
+    image: debian:bookworm-slim
+    init: true
+    command: ["sleep", "infinity"]
+    healthcheck:
+      test: ["CMD", "sh", "-c", "echo probe >> /tmp/probes"]
+      interval: 1h
+      start_interval: 100ms
+  app:
+    image: debian:bookworm-slim
+    init: true
+    command: ["sleep", "infinity"]
+    depends_on:
+      db:
+        condition: service_healthy
+"#;
+
+#[test]
+fn a_kept_service_seen_ready_is_not_probed_again() {
+    let p = Project::new("keptready", COUNTED_PROBE);
+    p.up_ok(&[]);
+    let probes = |p: &Project| {
+        p.exec("db", &["sh", "-c", "wc -l < /tmp/probes"])
+            .stdout
+            .trim()
+            .parse::<u32>()
+            .unwrap_or_else(|e| panic!("probe count: {e}"))
+    };
+    let first = probes(&p);
+    assert!(first >= 1, "the first up probed db");
+    let report = p.up_ok(&[]);
+    let taken: Vec<_> = report_services(&report)
+        .into_iter()
+        .map(|(service, phase, taken)| format!("{service} {phase} {taken}"))
+        .collect();
+    assert_eq!(taken, ["app ready kept", "db ready kept"]);
+    assert_eq!(
+        probes(&p),
+        first,
+        "db, kept and seen ready, was not probed again"
+    );
+}

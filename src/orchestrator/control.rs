@@ -78,6 +78,7 @@ impl Orchestrator {
                     start_interval,
                     WaitLimit::from_now(timeout),
                     true,
+                    false,
                 )
                 .await
                 {

@@ -89,6 +89,14 @@ impl Orchestrator {
         let limit = WaitLimit::from_now(opts.wait_timeout);
         let graph = Graph::build(&stack).map_err(OrchestratorError::Graph)?;
         let selected = select(&stack, &graph, &opts.services)?;
+        // What novadev saw ready before: kept as it is, it is not probed again.
+        let mut seen_ready: HashMap<String, String> = self
+            .board
+            .snapshot()
+            .into_iter()
+            .filter(|s| s.phase == Phase::Ready)
+            .filter_map(|s| Some((s.service, s.container_id?)))
+            .collect();
         self.declare(&stack, &selected);
 
         // Networks and volumes, and what containers the project already has, are independent.
@@ -139,6 +147,7 @@ impl Orchestrator {
                 is_one_shot: is_one_shot(&stack, &graph, &selected, name),
                 limit,
                 force_build: opts.build,
+                seen_ready: seen_ready.remove(name),
                 workspace_build: workspace_builds.remove(name),
             };
             let busy = self.board.busy(name);

@@ -38,6 +38,9 @@ pub(super) struct ServiceJob {
     pub is_one_shot: bool,
     pub limit: WaitLimit,
     pub force_build: bool,
+    /// The container novadev had seen ready before this `up` began, if any: kept, it is ready
+    /// again without a new probe (see [`readiness::still_ready`]).
+    pub seen_ready: Option<String>,
     /// The workspace build this `up` started for this service and others, if any.
     pub workspace_build: Option<Arc<crate::build::cargo::WorkspaceBuild>>,
 }
@@ -150,6 +153,7 @@ impl ServiceJob {
             return self.await_completion(&id, touched).await;
         }
         let start_interval = svc.healthcheck.as_ref().and_then(|h| h.start_interval);
+        let seen_ready = !touched && self.seen_ready.as_deref() == Some(id.as_str());
         let gate = settle(
             &self.engine,
             &self.board,
@@ -158,6 +162,7 @@ impl ServiceJob {
             start_interval,
             self.limit,
             touched,
+            seen_ready,
         )
         .await?;
         self.gate.send_replace(gate);
@@ -491,7 +496,8 @@ pub(crate) async fn published_ports(engine: &Engine, id: &str) -> Vec<PublishedP
 }
 
 /// Wait for a started container's readiness and record the outcome on the board. Returns the
-/// gate its dependents see.
+/// gate its dependents see. `seen_ready`: the container was kept, and novadev saw it ready.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn settle(
     engine: &Engine,
     board: &StatusBoard,
@@ -500,10 +506,21 @@ pub(crate) async fn settle(
     start_interval: Option<Duration>,
     limit: WaitLimit,
     touched: bool,
+    seen_ready: bool,
 ) -> Result<Gate, ServiceFailure> {
-    let health = readiness::wait_healthy(engine, id, start_interval, limit.deadline)
-        .await
-        .map_err(engine_failure)?;
+    let still = if seen_ready {
+        readiness::still_ready(engine, id)
+            .await
+            .map_err(engine_failure)?
+    } else {
+        None
+    };
+    let health = match still {
+        Some(health) => health,
+        None => readiness::wait_healthy(engine, id, start_interval, limit.deadline)
+            .await
+            .map_err(engine_failure)?,
+    };
     Ok(match health {
         Health::Healthy | Health::NoHealthcheck => {
             let healthy = health == Health::Healthy;
