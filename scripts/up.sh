@@ -12,5 +12,14 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 cargo build --release --locked --quiet
+# `novadev` on the PATH: a link in cargo's bin directory (on the PATH wherever rustup installed
+# Rust) to the binary just built, so that the commands `up` prints work as printed.
+bin_dir=${CARGO_HOME:-$HOME/.cargo}/bin
+if mkdir -p "$bin_dir" 2>/dev/null && ln -sfn "$PWD/target/release/novadev" "$bin_dir/novadev" 2>/dev/null; then
+    case ":$PATH:" in
+        *":$bin_dir:"*) echo "up.sh: novadev is on your PATH ($bin_dir/novadev -> target/release/novadev)" ;;
+        *) echo "up.sh: novadev is in $bin_dir; add it to your PATH (export PATH=\"$bin_dir:\$PATH\")" ;;
+    esac
+fi
 # The first up compiles the eight services (a few minutes on 2 cores): give it time.
 exec target/release/novadev up --wait-timeout 30m "$@"

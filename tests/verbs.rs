@@ -117,3 +117,43 @@ fn ps_port_top_and_completions() {
         assert!(script.ok() && script.stdout.contains("novadev"), "{shell}");
     }
 }
+
+#[test]
+fn the_commands_up_prints_work_as_printed() {
+    let p = Project::new("printed", STACK);
+    let up = p.novadev(&["up", "--wait-timeout", "120s"]);
+    assert!(up.ok(), "{}\n{}", up.stdout, up.stderr);
+    let commands: Vec<&str> = up
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Common commands"))
+        .filter_map(|l| l.split_once("  #").map(|(command, _)| command.trim()))
+        .collect();
+    let status = commands
+        .iter()
+        .find(|c| c.ends_with(" status"))
+        .unwrap_or_else(|| panic!("a status command is printed: {}", up.stdout));
+    let logs = commands
+        .iter()
+        .find(|c| c.contains(" logs -f "))
+        .unwrap_or_else(|| panic!("a logs command is printed: {}", up.stdout));
+    // novadev is not on the test's PATH: the commands name this very binary instead.
+    assert!(!status.starts_with("novadev "), "{status}");
+    for command in [status.to_string(), logs.replace(" -f ", " --tail 5 ")] {
+        let run = std::process::Command::new("sh")
+            .args(["-c", &format!("{command} </dev/null")])
+            .current_dir(p.path())
+            .env(
+                "NOVADEV_STATE_DIR",
+                p.daemon_dir().parent().expect("state dir"),
+            )
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run the printed command");
+        assert!(
+            run.status.success(),
+            "`{command}` as printed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+}

@@ -381,9 +381,29 @@ impl TierProgress {
     }
 }
 
-/// How the user calls novadev for this stack, for the example commands.
+/// How the user calls novadev for this stack, for the example commands: `novadev` when that
+/// name on the PATH is this very program, else this program's path (e.g. `target/release/novadev`
+/// right after a build), so that the printed commands work as printed.
 fn invocation(global: &Global) -> String {
-    let mut cmd = String::from("novadev");
+    let exe = std::env::current_exe().ok();
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            let candidate = dir.join("novadev");
+            candidate.is_file()
+                && std::fs::canonicalize(&candidate).ok()
+                    == exe.as_ref().and_then(|e| std::fs::canonicalize(e).ok())
+        })
+    });
+    let mut cmd = match exe.filter(|_| !on_path) {
+        Some(exe) => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            exe.strip_prefix(&cwd).map_or_else(
+                |_| exe.display().to_string(),
+                |rel| rel.display().to_string(),
+            )
+        }
+        None => String::from("novadev"),
+    };
     for f in &global.files {
         cmd.push_str(&format!(" -f {}", f.display()));
     }
