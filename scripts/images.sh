@@ -171,13 +171,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Runs a command with its output appended to $log (and, with --verbose, shown).
+# How often a step that is still running says so (seconds).
+readonly progress_every=${NOVADEV_IMAGES_PROGRESS_EVERY:-10}
+
+# Runs a command with its output appended to $log (and, with --verbose, shown). A step that
+# takes longer than $progress_every seconds says, that often, which image and step it is, how
+# long it has run and the last line of its log: a cold build takes minutes.
 run_logged() {
     if [ "$verbose" -eq 1 ]; then
         "$@" 2>&1 | tee -a "$log" >&2
-    else
-        "$@" >>"$log" 2>&1
+        return
     fi
+    "$@" >>"$log" 2>&1 &
+    local pid=$! began=$SECONDS next=$progress_every last
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 0.2
+        if [ $((SECONDS - began)) -ge "$next" ] && kill -0 "$pid" 2>/dev/null; then
+            next=$((next + progress_every))
+            last=$(tail -n 1 -- "$log" 2>/dev/null | tr -d '\r' | cut -c1-70)
+            printf '  %s: %s, %ss so far%s\n' "${name:-image}" "${1//_/ }" "$((SECONDS - began))" \
+                "${last:+ · $last}" >&2
+        fi
+    done
+    wait "$pid"
 }
 
 # Reports which step failed for which image, with the end of its log, and exits.

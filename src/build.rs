@@ -109,15 +109,21 @@ fn excluded(matcher: &Gitignore, rel: &Path, is_dir: bool) -> bool {
     matcher.matched_path_or_any_parents(rel, is_dir).is_ignore()
 }
 
-/// A tar of the build context, without what `.dockerignore` excludes. The Dockerfile and
-/// `.dockerignore` themselves are always sent, as Docker does.
-pub fn context_tar(service: &str, build: &Build) -> Result<Bytes, BuildError> {
+/// One entry of a build context: its path in the context, on disk, and whether it is a folder.
+pub(crate) struct ContextEntry {
+    pub rel: PathBuf,
+    pub path: PathBuf,
+    pub is_dir: bool,
+}
+
+/// The entries of a build context as the engine gets them, sorted: everything but what
+/// `.dockerignore` excludes, and the Dockerfile and `.dockerignore` themselves always, as
+/// Docker does.
+pub(crate) fn context_entries(
+    service: &str,
+    build: &Build,
+) -> Result<Vec<ContextEntry>, BuildError> {
     let context = &build.context;
-    let ctx_err = |source| BuildError::Context {
-        service: service.to_string(),
-        path: context.clone(),
-        source,
-    };
     let matcher = dockerignore(context).map_err(|message| BuildError::DockerIgnore {
         service: service.to_string(),
         path: context.clone(),
@@ -127,18 +133,20 @@ pub fn context_tar(service: &str, build: &Build) -> Result<Bytes, BuildError> {
         PathBuf::from(build.dockerfile_in_context()),
         PathBuf::from(".dockerignore"),
     ];
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.follow_symlinks(false);
     let walker = ignore::WalkBuilder::new(context)
         .standard_filters(false)
         .hidden(false)
         .follow_links(false)
         .sort_by_file_path(|a, b| a.cmp(b))
         .build();
+    let mut entries = Vec::new();
     for entry in walker {
-        let entry = entry.map_err(|e| ctx_err(std::io::Error::other(e.to_string())))?;
-        let path = entry.path();
-        let Ok(rel) = path.strip_prefix(context) else {
+        let entry = entry.map_err(|e| BuildError::Context {
+            service: service.to_string(),
+            path: context.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let Ok(rel) = entry.path().strip_prefix(context) else {
             continue;
         };
         if rel.as_os_str().is_empty() {
@@ -148,10 +156,30 @@ pub fn context_tar(service: &str, build: &Build) -> Result<Bytes, BuildError> {
         if excluded(&matcher, rel, is_dir) && !always.iter().any(|a| a == rel) {
             continue;
         }
-        if is_dir {
-            tar.append_dir(rel, path).map_err(ctx_err)?;
+        entries.push(ContextEntry {
+            rel: rel.to_path_buf(),
+            path: entry.path().to_path_buf(),
+            is_dir,
+        });
+    }
+    Ok(entries)
+}
+
+/// A tar of the build context ([`context_entries`], and a `dockerfile_inline`'s text).
+pub fn context_tar(service: &str, build: &Build) -> Result<Bytes, BuildError> {
+    let ctx_err = |source| BuildError::Context {
+        service: service.to_string(),
+        path: build.context.clone(),
+        source,
+    };
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.follow_symlinks(false);
+    for entry in context_entries(service, build)? {
+        if entry.is_dir {
+            tar.append_dir(&entry.rel, &entry.path).map_err(ctx_err)?;
         } else {
-            tar.append_path_with_name(path, rel).map_err(ctx_err)?;
+            tar.append_path_with_name(&entry.path, &entry.rel)
+                .map_err(ctx_err)?;
         }
     }
     if let Some(text) = &build.dockerfile_inline {
@@ -318,6 +346,19 @@ pub async fn host_build(
     })
 }
 
+/// `program args…` in `dir`, with no input and both outputs piped, killed when dropped.
+pub(crate) fn piped_command(program: &str, args: &[String], dir: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
 /// Run the host build's command in its workdir, its output lines to `on_line`; a failure carries
 /// the first compiler error.
 async fn run_host_command(
@@ -338,13 +379,7 @@ async fn run_host_command(
         Some(split) => split,
         None => return Err(host_err("empty command".into(), &[])),
     };
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .current_dir(&hb.workdir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
+    let mut child = piped_command(program, args, &hb.workdir)
         .spawn()
         .map_err(|e| host_err(format!("cannot run it: {e}"), &[]))?;
     let mut out = child.stdout.take().map(|s| BufReader::new(s).lines());

@@ -276,14 +276,7 @@ async fn run(
             return outcome;
         }
     };
-    let spawned = tokio::process::Command::new(program)
-        .args(args)
-        .current_dir(&key.workdir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
+    let spawned = super::piped_command(program, args, &key.workdir).spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {

@@ -8,7 +8,8 @@
 //! files (`Cargo.toml`, `Cargo.lock`, `.cargo/config.toml`, the toolchain file) and the
 //! directories of the package and of the path dependencies it builds on, so that an edit in one
 //! service does not rebuild the others; for any other host build, its whole workdir but the
-//! folder its artifact is written to. Files git ignores and `target/` folders never count.
+//! folder its artifact is written to. Files git ignores and `target/` folders never count. A
+//! file counts by path, size and modification time (what cargo goes by too), not by content.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -30,59 +31,53 @@ const WORKSPACE_FILES: [&str; 5] = [
 /// The hash of what the service's image is built from, `on_host` with its host build, else
 /// from its `build:`; `None` when it has neither or its inputs cannot be read.
 pub fn fingerprint(svc: &Service, on_host: bool) -> Option<String> {
-    let mut hasher = Sha256::new();
     match (&svc.novadev.host_build, &svc.build) {
-        (Some(hb), _) if on_host => {
-            hasher.update(serde_json::to_vec(hb).ok()?);
-            for (rel, path) in host_build_files(hb) {
-                hash_file(&mut hasher, &rel, &path)?;
-            }
-        }
-        (_, Some(build)) => {
-            hasher.update(serde_json::to_vec(build).ok()?);
-            for (rel, path) in context_files(build)? {
-                hash_file(&mut hasher, &rel, &path)?;
-            }
-        }
-        _ => return None,
+        (Some(hb), _) if on_host => digest(&serde_json::to_vec(hb).ok()?, &host_build_files(hb)),
+        (_, Some(build)) => digest(&serde_json::to_vec(build).ok()?, &context_files(build)?),
+        _ => None,
+    }
+}
+
+/// The hash of a build's definition and its files (path in the build, path on disk).
+fn digest(definition: &[u8], files: &[(PathBuf, PathBuf)]) -> Option<String> {
+    let mut hasher = Sha256::new();
+    hasher.update((definition.len() as u64).to_le_bytes());
+    hasher.update(definition);
+    for (rel, path) in files {
+        hash_file(&mut hasher, rel, path)?;
     }
     Some(hex::encode(hasher.finalize()))
 }
 
+/// A file counts by its path, size and modification time, as cargo's own fingerprints do: an
+/// `up` reads no file's content, however large the context.
 fn hash_file(hasher: &mut Sha256, rel: &Path, path: &Path) -> Option<()> {
-    let data = std::fs::read(path).ok()?;
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
     let name = rel.to_string_lossy();
-    // Length-prefixed, so that no two trees hash alike by shifting bytes between name and data.
+    // Length-prefixed, so that no two trees hash alike by shifting bytes between fields.
     hasher.update((name.len() as u64).to_le_bytes());
     hasher.update(name.as_bytes());
-    hasher.update((data.len() as u64).to_le_bytes());
-    hasher.update(&data);
+    hasher.update(meta.len().to_le_bytes());
+    hasher.update(modified.as_secs().to_le_bytes());
+    hasher.update(modified.subsec_nanos().to_le_bytes());
     Some(())
 }
 
 /// The files of a Dockerfile build's context, as the engine gets them, sorted.
 fn context_files(build: &Build) -> Option<Vec<(PathBuf, PathBuf)>> {
-    let matcher = super::dockerignore(&build.context).ok()?;
-    let mut files = Vec::new();
-    let walker = ignore::WalkBuilder::new(&build.context)
-        .standard_filters(false)
-        .hidden(false)
-        .follow_links(false)
-        .sort_by_file_path(|a, b| a.cmp(b))
-        .build();
-    for entry in walker {
-        let entry = entry.ok()?;
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        let Ok(rel) = entry.path().strip_prefix(&build.context) else {
-            continue;
-        };
-        if !super::excluded(&matcher, rel, false) {
-            files.push((rel.to_path_buf(), entry.path().to_path_buf()));
-        }
-    }
-    Some(files)
+    let entries = super::context_entries("", build).ok()?;
+    Some(
+        entries
+            .into_iter()
+            .filter(|e| !e.is_dir)
+            .map(|e| (e.rel, e.path))
+            .collect(),
+    )
 }
 
 /// The files a host build reads, relative to its workdir, sorted.
@@ -366,6 +361,34 @@ mod tests {
         assert!(
             !files.iter().any(|f| f.ends_with(".tmp")),
             "git-ignored files do not count"
+        );
+    }
+
+    #[test]
+    fn the_digest_changes_with_a_file_or_the_definition_and_only_then() {
+        let ws = workspace();
+        let files = host_build_files(&hb(ws.path(), "a"));
+        let first = digest(b"cargo build -p a", &files).unwrap();
+        assert_eq!(
+            digest(b"cargo build -p a", &files).unwrap(),
+            first,
+            "stable"
+        );
+        assert_ne!(
+            digest(b"cargo build -p b", &files).unwrap(),
+            first,
+            "definition"
+        );
+        // An edit (a new size and modification time) to a path dependency of `a`.
+        let lib = ws.path().join("rt/src/lib.rs");
+        fs::write(&lib, "pub fn f() { let _ = 1; }\n").unwrap();
+        let edited = digest(b"cargo build -p a", &files).unwrap();
+        assert_ne!(edited, first);
+        fs::remove_file(&lib).unwrap();
+        assert_eq!(
+            digest(b"cargo build -p a", &files),
+            None,
+            "a file gone: unknown"
         );
     }
 
