@@ -269,6 +269,62 @@ pub fn first_error(lines: &[String]) -> Option<String> {
     Some(block.join("\n"))
 }
 
+/// The entrypoint of a live host build's image: a supervisor that runs the artifact and, when
+/// the container gets SIGHUP with a new artifact beside it (`<install_path>.novadev-next`), moves
+/// it in place and starts it again; any other exit of the artifact ends the container with the
+/// artifact's exit code, and SIGTERM/SIGINT are passed on, as before.
+const SUPERVISOR: &str = r#"next="$0.novadev-next"
+trap 'stop=1; kill -TERM "$child" 2>/dev/null' TERM INT
+trap 'kill -TERM "$child" 2>/dev/null' HUP
+while :; do
+    if [ -f "$next" ]; then mv -f "$next" "$0" || exit 1; fi
+    "$0" "$@" &
+    child=$!
+    while :; do
+        wait "$child"
+        code=$?
+        kill -0 "$child" 2>/dev/null || break
+    done
+    if [ -n "$stop" ] || [ ! -f "$next" ]; then exit "$code"; fi
+done"#;
+
+/// The image entrypoint of a host build: the artifact, or for a live one the supervisor that runs
+/// it (see [`SUPERVISOR`]).
+pub fn entrypoint(hb: &crate::stack::model::HostBuild) -> Vec<String> {
+    if hb.live {
+        vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            SUPERVISOR.into(),
+            hb.install_path.clone(),
+        ]
+    } else {
+        vec![hb.install_path.clone()]
+    }
+}
+
+/// Where a live update puts the new artifact in the container, for the supervisor to take.
+pub fn next_path(hb: &crate::stack::model::HostBuild) -> String {
+    format!("{}.novadev-next", hb.install_path)
+}
+
+/// The host build of `service`, or why there is none.
+fn host_build_of<'a>(
+    stack: &'a Stack,
+    service: &str,
+) -> Result<&'a crate::stack::model::HostBuild, BuildError> {
+    let svc = stack
+        .services
+        .get(service)
+        .ok_or_else(|| BuildError::UnknownService(service.to_string()))?;
+    svc.novadev.host_build.as_ref().ok_or_else(|| {
+        BuildError::Engine(EngineError::Build {
+            service: service.to_string(),
+            message: "the service has no `x-novadev.host_build`".into(),
+        })
+    })
+}
+
 /// Build a service's artifact on the host (`x-novadev.host_build.command` in its workdir), then
 /// package it into a thin image: `base_image` plus one layer with the artifact, as entrypoint
 /// (a classic `FROM`/`COPY`/`ENTRYPOINT` build where the engine cannot load that layer). Output
@@ -283,16 +339,46 @@ pub async fn host_build(
     on_line: impl Fn(&str) + Send + Sync + 'static,
     on_progress: impl Fn(&cargo::Progress) + Send + Sync + 'static,
 ) -> Result<Built, BuildError> {
-    let svc = stack
-        .services
-        .get(service)
-        .ok_or_else(|| BuildError::UnknownService(service.to_string()))?;
-    let Some(hb) = &svc.novadev.host_build else {
-        return Err(BuildError::Engine(EngineError::Build {
+    let hb = host_build_of(stack, service)?;
+    let on_line = std::sync::Arc::new(on_line);
+    let lines = on_line.clone();
+    let command_ms = host_compile(
+        stack,
+        service,
+        shared,
+        move |line: &str| lines(line),
+        on_progress,
+    )
+    .await?;
+    let packaging = std::time::Instant::now();
+    let binary = tokio::fs::read(&hb.artifact)
+        .await
+        .map_err(|source| BuildError::Artifact {
             service: service.to_string(),
-            message: "the service has no `x-novadev.host_build`".into(),
-        }));
-    };
+            path: hb.artifact.clone(),
+            source,
+        })?;
+    let image_id = package(engine, stack, service, hb, &binary, |line: &str| {
+        on_line(line)
+    })
+    .await?;
+    Ok(Built {
+        image_id,
+        command_ms,
+        package_ms: Some(ms_since(packaging)),
+    })
+}
+
+/// Run a service's host build command (see [`host_build`]) and nothing else; the artifact is
+/// then at `x-novadev.host_build.artifact`. Returns how long the command took.
+pub async fn host_compile(
+    stack: &Stack,
+    service: &str,
+    shared: Option<std::sync::Arc<cargo::WorkspaceBuild>>,
+    on_line: impl Fn(&str) + Send + Sync + 'static,
+    on_progress: impl Fn(&cargo::Progress) + Send + Sync + 'static,
+) -> Result<u64, BuildError> {
+    let hb = host_build_of(stack, service)?;
     let started = std::time::Instant::now();
     let on_line = std::sync::Arc::new(on_line);
     match cargo::cargo_package(hb) {
@@ -326,24 +412,7 @@ pub async fn host_build(
             run_host_command(service, hb, &mut |line: &str| lines(line)).await?;
         }
     }
-    let command_ms = ms_since(started);
-    let packaging = std::time::Instant::now();
-    let binary = tokio::fs::read(&hb.artifact)
-        .await
-        .map_err(|source| BuildError::Artifact {
-            service: service.to_string(),
-            path: hb.artifact.clone(),
-            source,
-        })?;
-    let image_id = package(engine, stack, service, hb, &binary, |line: &str| {
-        on_line(line)
-    })
-    .await?;
-    Ok(Built {
-        image_id,
-        command_ms,
-        package_ms: Some(ms_since(packaging)),
-    })
+    Ok(ms_since(started))
 }
 
 /// `program args…` in `dir`, with no input and both outputs piped, killed when dropped.
@@ -460,7 +529,7 @@ async fn package(
                 mode: 0o755,
                 mtime,
             },
-            std::slice::from_ref(&hb.install_path),
+            &entrypoint(hb),
             &image_labels,
         )
         .await;
@@ -505,8 +574,9 @@ fn thin_image_context(
     hb: &crate::stack::model::HostBuild,
     binary: &[u8],
 ) -> std::io::Result<Bytes> {
+    let entrypoint = serde_json::to_string(&entrypoint(hb)).map_err(std::io::Error::other)?;
     let dockerfile = format!(
-        "FROM {base}\nCOPY artifact {path}\nENTRYPOINT [\"{path}\"]\n",
+        "FROM {base}\nCOPY artifact {path}\nENTRYPOINT {entrypoint}\n",
         base = hb.base_image,
         path = hb.install_path
     );
@@ -620,6 +690,7 @@ mod tests {
             artifact: "/bin/true".into(),
             base_image: "debian:bookworm-slim".into(),
             install_path: "/usr/local/bin/svc".into(),
+            live: false,
         };
         let tar = thin_image_context(&hb, b"ELF").unwrap();
         let mut archive = tar::Archive::new(&tar[..]);

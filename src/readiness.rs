@@ -86,6 +86,27 @@ pub async fn wait_healthy(
     start_interval: Option<Duration>,
     deadline: Instant,
 ) -> Result<Health, EngineError> {
+    wait(engine, id, start_interval, deadline, true).await
+}
+
+/// For a process restarted inside its container (a live update): the engine's health verdict
+/// is about the process before, so only novadev's own probe counts.
+pub async fn wait_restarted(
+    engine: &Engine,
+    id: &str,
+    start_interval: Option<Duration>,
+    deadline: Instant,
+) -> Result<Health, EngineError> {
+    wait(engine, id, start_interval, deadline, false).await
+}
+
+async fn wait(
+    engine: &Engine,
+    id: &str,
+    start_interval: Option<Duration>,
+    deadline: Instant,
+    engine_verdict: bool,
+) -> Result<Health, EngineError> {
     let details = engine.inspect(id).await?;
     let Some(probe) = probe_of(&details, start_interval) else {
         // Nothing to probe: started is ready, unless it is already gone again.
@@ -104,11 +125,12 @@ pub async fn wait_healthy(
             return Ok(Health::Exited(state.exit_code.unwrap_or(-1)));
         }
         match state.health {
-            Some(HealthStatus::Healthy) => return Ok(Health::Healthy),
+            Some(HealthStatus::Healthy) if engine_verdict => return Ok(Health::Healthy),
+            // Unhealthy counts either way: the process before was healthy.
             Some(HealthStatus::Unhealthy) => {
                 return Ok(Health::Unhealthy(state.health_output.unwrap_or_default()));
             }
-            Some(HealthStatus::Starting) | None => {}
+            _ => {}
         }
         let started = Instant::now();
         let remaining = deadline.saturating_duration_since(started);

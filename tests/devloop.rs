@@ -445,3 +445,102 @@ fn each_rebuild_is_recorded_with_its_breakdown_and_the_history_survives_the_daem
     let table = p.novadev(&["stats", "web"]);
     assert!(table.stdout.contains("build failed"), "{}", table.stdout);
 }
+
+/// The served app as a live host build: a rebuild restarts the process inside its container.
+const SERVED_LIVE: &str = r#"
+services:
+  web:
+    build: ./app
+    ports: ["8000"]
+    init: true
+    healthcheck:
+      test: ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/')"]
+      interval: 1h
+      start_interval: 100ms
+    x-novadev:
+      host_build:
+        command: ["sh", "./build.sh"]
+        workdir: ./app
+        artifact: out/server
+        base_image: python:3.11-slim-bookworm
+        live: true
+"#;
+
+fn image_id(p: &Project) -> String {
+    common::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &format!("{}-web", p.name),
+    ])
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn a_live_build_restarts_the_process_in_its_container_and_the_next_up_catches_the_image_up() {
+    let p = Project::new("live", SERVED_LIVE);
+    p.write("app/build.sh", BUILD_SH);
+    p.write("app/Dockerfile", "FROM python:3.11-slim-bookworm\n");
+    p.write("app/.dockerignore", "out/\n");
+    p.write("app/src/msg.txt", "v1");
+    p.up_ok(&[]);
+    wait_for("v1 served", Duration::from_secs(30), || {
+        serves(&p, "v1").then_some(())
+    });
+    let container = p.container("web");
+    let image = image_id(&p);
+    let entrypoint = &container.raw["Config"]["Entrypoint"];
+    assert_eq!(
+        entrypoint[0], "/bin/sh",
+        "the supervisor runs the artifact: {entrypoint}"
+    );
+
+    let before = builds(&p);
+    p.write("app/src/msg.txt", "v2");
+    wait_for("v2 served", Duration::from_secs(120), || {
+        serves(&p, "v2").then_some(())
+    });
+    let status = wait_for("the turn over", Duration::from_secs(30), || {
+        let s = p.status_of("web");
+        (s["phase"] == "ready" && builds(&p) > before).then_some(s)
+    });
+    let after = p.container("web");
+    assert_eq!(after.id, container.id, "the same container: {status}");
+    assert_eq!(
+        after.raw["RestartCount"], 0,
+        "the engine did not restart it: {}",
+        after.raw["RestartCount"]
+    );
+    assert_eq!(image_id(&p), image, "no image was packaged");
+    let stats = p.novadev(&["stats", "web", "--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&stats.stdout).expect("stats json");
+    let last = stats["records"]
+        .as_array()
+        .and_then(|r| r.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["outcome"], "ready", "{last}");
+    assert!(last["package_ms"].is_null(), "nothing packaged: {last}");
+
+    // A failed build leaves the running process alone.
+    p.write("app/src/msg.txt", "BROKEN");
+    wait_for("the failed build", Duration::from_secs(60), || {
+        (p.status_of("web")["phase"] == "build_failed").then_some(())
+    });
+    assert!(serves(&p, "v2"));
+
+    // The next `up` sees the inputs changed since the image: it builds and replaces as usual.
+    p.write("app/src/msg.txt", "v3");
+    wait_for("v3 served", Duration::from_secs(60), || {
+        serves(&p, "v3").then_some(())
+    });
+    let down = p.novadev(&["down"]);
+    assert!(down.ok(), "{}", down.stderr);
+    p.up_ok(&[]);
+    wait_for("v3 served after up", Duration::from_secs(30), || {
+        serves(&p, "v3").then_some(())
+    });
+    assert_ne!(image_id(&p), image, "the image caught up");
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Wait, on the daemon's event stream, for a service's next rebuild to end in a new ready container.
+"""Wait, on the daemon's event stream, for a service's next rebuild to end ready: in a new
+container, or (a live update) in the same container with its process restarted.
 
 Used by scripts/bench-devloop.sh. Listening to /v1/events over the daemon's Unix socket costs
 nothing while waiting, where polling `novadev status --json` would take CPU from the very build
@@ -15,6 +16,7 @@ import json
 import re
 import socket
 import sys
+import time
 
 CARGO_FINISHED = re.compile(r"Finished .* in (?:(\d+)m )?([\d.]+)s")
 
@@ -41,8 +43,11 @@ def main():
         sys.exit(f"await-rebuild: /v1/events answered {resp.status}")
     cargo = None
     build = None
+    deadline = time.monotonic() + timeout
     try:
         for raw in resp:
+            if time.monotonic() > deadline:
+                break
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if not line.startswith("data:"):
                 continue
@@ -61,7 +66,9 @@ def main():
             if st["phase"] == "build_failed":
                 sys.exit(f"await-rebuild: the build failed: {st.get('detail')}")
             done = build and build.get("finished_ms")
-            if done and st["phase"] == "ready" and st.get("container_id") != old_id:
+            # Ready after the build: a new container, or (a live update) the same one restarted.
+            fresh = st.get("container_id") != old_id or (st.get("ready_ms") or 0) >= (done or 0)
+            if done and st["phase"] == "ready" and fresh:
                 print(
                     f"{build['started_ms'] / 1000:.3f} {build['finished_ms'] / 1000:.3f} "
                     f"{cargo if cargo is not None else 'nan'} {ev['time_ms'] / 1000:.3f}"
@@ -69,7 +76,7 @@ def main():
                 return
     except socket.timeout:
         pass
-    sys.exit("await-rebuild: no new ready container within the timeout")
+    sys.exit("await-rebuild: not ready again within the timeout")
 
 
 if __name__ == "__main__":

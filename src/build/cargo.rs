@@ -520,6 +520,7 @@ mod tests {
             artifact: "/ws/target/release/svc".into(),
             base_image: "debian:bookworm-slim".into(),
             install_path: "/usr/local/bin/svc".into(),
+            live: false,
         }
     }
 

@@ -319,6 +319,7 @@ mod tests {
             artifact: root.join("target/release").join(package),
             base_image: "debian:bookworm-slim".into(),
             install_path: format!("/usr/local/bin/{package}"),
+            live: false,
         }
     }
 

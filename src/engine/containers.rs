@@ -252,6 +252,17 @@ impl Engine {
         }
     }
 
+    /// Send a signal (e.g. `SIGHUP`) to the container's main process.
+    pub async fn signal_container(&self, id: &str, signal: &str) -> Result<(), EngineError> {
+        let options = bollard::query_parameters::KillContainerOptions {
+            signal: signal.to_string(),
+        };
+        self.docker()
+            .kill_container(id, Some(options))
+            .await
+            .map_err(EngineError::api(format!("signalling container {id}")))
+    }
+
     /// Stop with a grace period (seconds); a container already stopped or gone is fine.
     pub async fn stop_container(
         &self,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::{CONTROL_TIMEOUT, OpError, Operations};
-use crate::board::{Began, BuildTicket, Transition};
+use crate::board::{Began, BuildTicket, ContainerRef, Transition};
 use crate::orchestrator::OrchestratorError;
 use crate::orchestrator::image::{build_image, buildable};
 use crate::protocol::{
@@ -31,6 +31,8 @@ use crate::watch::Change;
 
 /// How long a replaced container gets to become ready.
 const REPLACE_TIMEOUT: Duration = Duration::from_secs(300);
+
+mod live;
 
 /// Consume changes from the watcher until the channel closes.
 pub async fn run(ops: Arc<Operations>, mut changes: mpsc::Receiver<Change>) {
@@ -142,6 +144,24 @@ async fn build_and_replace(
     };
     let image = svc.image_ref(&stack.name);
     let mut turn = Turn::new(service, LoopKind::Rebuild, began);
+    if let Some(container) = live_target(ops, &stack, service) {
+        match live::update(ops, &stack, service, &container, &image, turn).await {
+            Ok(()) => return Ok(()),
+            // Not possible in this container (read-only, no shell, …): the usual way instead.
+            Err(back) => {
+                tracing::info!(service, reason = %back.reason, "live update not possible; replacing the container");
+                ops.board().output(
+                    service,
+                    "build",
+                    format!(
+                        "live update not possible ({}); replacing the container",
+                        back.reason
+                    ),
+                );
+                turn = back.turn;
+            }
+        }
+    }
     {
         let _permit = ops
             .builds
@@ -186,6 +206,21 @@ async fn build_and_replace(
         restart_dependents(ops, &stack, service, began).await;
     }
     Ok(())
+}
+
+/// The running container of a live host build (`x-novadev.host_build.live`), if `service` has one.
+fn live_target(ops: &Operations, stack: &Stack, service: &str) -> Option<ContainerRef> {
+    let svc = stack.services.get(service)?;
+    let live = svc.novadev.host_build.as_ref().is_some_and(|hb| hb.live)
+        && crate::orchestrator::image::host_builds_enabled();
+    let status = ops.board().get(service)?;
+    if !live || !status.phase.is_good() || status.phase == crate::protocol::Phase::Completed {
+        return None;
+    }
+    Some(ContainerRef {
+        id: status.container_id?,
+        name: status.container_name?,
+    })
 }
 
 /// Restart `service` (under the operations lock) and keep the turn in the history.

@@ -258,6 +258,7 @@ pub const NOVADEV_HOST_BUILD: &[&str] = &[
     "artifact",
     "base_image",
     "install_path",
+    "live",
 ];
 pub const NOVADEV_PROJECT: &[&str] = &["tiers", "connection", "requirements", "k8s"];
 pub const NOVADEV_REQUIREMENTS: &[&str] = &["cpus", "memory"];

@@ -589,6 +589,11 @@ pub struct HostBuild {
     pub base_image: String,
     /// Where the artifact goes in the image (default `/usr/local/bin/<service>`).
     pub install_path: String,
+    /// Live updates: a rebuild puts the new artifact into the running container and restarts
+    /// the process in place (the image's entrypoint is a small supervisor, which needs `/bin/sh`
+    /// in the base image) instead of packaging an image and replacing the container.
+    #[serde(default)]
+    pub live: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -428,6 +428,7 @@ mod tests {
             artifact: dir.path().join("tool/out/bin/tool"),
             base_image: "debian:bookworm-slim".into(),
             install_path: "/usr/local/bin/tool".into(),
+            live: false,
         });
         stack.services.insert("tool".into(), tool);
         let plan = Plan::from_stack(&stack);

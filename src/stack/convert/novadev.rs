@@ -226,6 +226,7 @@ pub(super) fn host_build(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<Raw
     let mut artifact = None;
     let mut base_image = None;
     let mut install_path = None;
+    let mut live = false;
     for (key, hk, hv) in keys::check(
         entries,
         "x-novadev.host_build",
@@ -242,6 +243,7 @@ pub(super) fn host_build(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<Raw
             "artifact" => artifact = string(cx, "host_build.artifact", hk, hv),
             "base_image" => base_image = string(cx, "host_build.base_image", hk, hv),
             "install_path" => install_path = string(cx, "host_build.install_path", hk, hv),
+            "live" => live = boolean(cx, "host_build.live", hk, hv).unwrap_or(false),
             _ => {}
         }
     }
@@ -263,6 +265,7 @@ pub(super) fn host_build(cx: &mut Context<'_>, k: &Node, v: &Node) -> Option<Raw
         artifact,
         base_image,
         install_path,
+        live,
     })
 }
 

@@ -218,6 +218,7 @@ pub struct RawHostBuild {
     pub artifact: String,
     pub base_image: Option<String>,
     pub install_path: Option<String>,
+    pub live: bool,
 }
 
 #[derive(Debug, Clone)]

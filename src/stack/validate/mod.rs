@@ -328,6 +328,7 @@ fn host_build(name: &str, h: crate::stack::convert::RawHostBuild, f: &Finalize<'
         install_path: h
             .install_path
             .unwrap_or_else(|| format!("/usr/local/bin/{name}")),
+        live: h.live,
     }
 }
 

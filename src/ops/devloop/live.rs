@@ -1,0 +1,221 @@
+//! Live updates of a host-built service (`x-novadev.host_build.live: true`): after a successful
+//! build the new artifact goes into the running container beside the old one, the container gets
+//! SIGHUP, and the supervisor its image runs as entrypoint (`build::entrypoint`) restarts the
+//! process with it. No image is packaged and no container replaced: what costs the engine most
+//! (stopping, creating and starting a container, loading an image) is skipped.
+//!
+//! The image then lags the container until the next `up`, which sees the service's build inputs
+//! changed and builds and replaces as usual. Where the container cannot take the artifact
+//! (read-only root, no shell, stopped meanwhile) the caller falls back to building an image
+//! and replacing the container.
+
+use std::time::{Duration, Instant};
+
+use super::{Operations, REPLACE_TIMEOUT, Turn};
+use crate::board::{ContainerRef, Transition};
+use crate::protocol::{LoopOutcome, ServiceFailure, Taken, now_ms};
+use crate::readiness::{self, Health};
+use crate::stack::model::Stack;
+
+/// How long one exec waits, in the container, for the supervisor to take the new artifact and
+/// then for the healthcheck to pass (past that, novadev's usual readiness wait takes over).
+const TAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Run in the container after the signal: wait (10 s at most) until the supervisor took the new
+/// artifact (exit 3 if not), then run the healthcheck given as arguments every 20 ms until it
+/// passes (exit 4 after 10 s). One exec instead of a round trip per check: the process is seen
+/// ready within about 20 ms of being so.
+const TAKE_AND_CHECK: &str = r#"next=$1; shift
+i=0; while [ -e "$next" ]; do i=$((i+1)); [ "$i" -gt 1000 ] && exit 3; sleep 0.01; done
+[ "$#" -eq 0 ] && exit 0
+i=0; until "$@" >/dev/null 2>&1; do i=$((i+1)); [ "$i" -gt 500 ] && exit 4; sleep 0.02; done"#;
+
+/// Why a live update did not happen, with the turn to go on with.
+pub(super) struct Fallback {
+    pub reason: String,
+    pub turn: Turn,
+}
+
+/// Build `service` on the host and, on success, restart its process in `container` with the new
+/// artifact, recording the turn. A failed build is recorded like any other; `Err` means the
+/// container could not take the artifact, and nothing was recorded yet.
+pub(super) async fn update(
+    ops: &Operations,
+    stack: &Stack,
+    service: &str,
+    container: &ContainerRef,
+    image: &str,
+    mut turn: Turn,
+) -> Result<(), Fallback> {
+    let Some(hb) = stack
+        .services
+        .get(service)
+        .and_then(|s| s.novadev.host_build.clone())
+    else {
+        return Err(Fallback {
+            reason: "no host build".into(),
+            turn,
+        });
+    };
+    let board = ops.board().clone();
+    {
+        let Ok(_permit) = ops.builds.acquire().await else {
+            return Ok(());
+        };
+        turn.work_starts();
+        board.apply(
+            service,
+            Transition::BuildStarted {
+                image: image.to_string(),
+                on_host: true,
+            },
+        );
+        let (lines, progress) = (board.clone(), board.clone());
+        let (line_name, progress_name) = (service.to_string(), service.to_string());
+        let compiled = crate::build::host_compile(
+            stack,
+            service,
+            None,
+            move |line: &str| lines.output(&line_name, "build", line),
+            move |p| {
+                progress.apply(
+                    &progress_name,
+                    Transition::BuildProgress {
+                        detail: format!("building on the host: {p}"),
+                    },
+                );
+            },
+        )
+        .await;
+        let error = compiled.as_ref().err().map(ToString::to_string);
+        board.apply(
+            service,
+            Transition::BuildFinished {
+                error: error.clone(),
+            },
+        );
+        match compiled {
+            Ok(ms) => turn.build_ms = Some(ms),
+            Err(e) => {
+                let error = e.to_string();
+                board.apply(
+                    service,
+                    Transition::BuildFailed {
+                        error: error.clone(),
+                    },
+                );
+                ops.record_turn(turn.end(LoopOutcome::BuildFailed, Some(error), None));
+                return Ok(());
+            }
+        }
+    }
+    let _op = ops.op_lock.lock().await;
+    let replacing = now_ms();
+    let engine = ops.engine();
+    let next = crate::build::next_path(&hb);
+    let handed = async {
+        let details = engine
+            .inspect(&container.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let check = readiness::probe_of(&details, None)
+            .map(|p| p.command)
+            .unwrap_or_default();
+        let copied = engine
+            .copy_into(&container.id, &[(hb.artifact.clone(), next.clone())])
+            .await
+            .map_err(|e| e.to_string())?;
+        if copied != 1 {
+            return Err(format!("{} could not be read", hb.artifact.display()));
+        }
+        engine
+            .signal_container(&container.id, "SIGHUP")
+            .await
+            .map_err(|e| e.to_string())?;
+        // Taken once the supervisor moved it in place: the new process starts right after.
+        let mut command: Vec<String> = vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            TAKE_AND_CHECK.into(),
+            "sh".into(),
+            next.clone(),
+        ];
+        command.extend(check);
+        let taken = engine
+            .exec(&container.id, command, TAKE_TIMEOUT)
+            .await
+            .map_err(|e| e.to_string())?;
+        match taken.exit_code {
+            0 => Ok(true),
+            3 => Err("the container's supervisor did not take the new artifact".to_string()),
+            // Taken, not healthy yet: the usual wait decides.
+            _ => Ok(false),
+        }
+    }
+    .await;
+    let checked = match handed {
+        Ok(checked) => checked,
+        Err(reason) => return Err(Fallback { reason, turn }),
+    };
+    let status = board.get(service);
+    board.apply(
+        service,
+        Transition::Started {
+            container: container.clone(),
+            image: image.to_string(),
+            ports: status.map(|s| s.ports).unwrap_or_default(),
+            taken: Taken::Restarted,
+            fresh: true,
+        },
+    );
+    let start_interval = stack
+        .services
+        .get(service)
+        .and_then(|s| s.healthcheck.as_ref())
+        .and_then(|h| h.start_interval);
+    let deadline = Instant::now() + REPLACE_TIMEOUT;
+    let seen = if checked {
+        readiness::still_ready(engine, &container.id)
+            .await
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
+    let health = match seen {
+        Some(health) => Ok(health),
+        None => readiness::wait_restarted(engine, &container.id, start_interval, deadline).await,
+    };
+    let failure = match health {
+        Ok(Health::Healthy) => {
+            board.apply(service, Transition::Ready { healthy: true });
+            None
+        }
+        Ok(Health::NoHealthcheck) => {
+            board.apply(service, Transition::Ready { healthy: false });
+            None
+        }
+        Ok(Health::Unhealthy(output)) => Some(ServiceFailure::Unhealthy { output }),
+        Ok(Health::Exited(code)) => Some(ServiceFailure::Exited {
+            code,
+            before_ready: true,
+            last_lines: crate::orchestrator::last_lines(engine, &container.id, service).await,
+        }),
+        Ok(Health::TimedOut) => Some(ServiceFailure::Timeout {
+            waited_ms: u64::try_from(REPLACE_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+        }),
+        Err(e) => Some(ServiceFailure::Engine {
+            reason: e.to_string(),
+        }),
+    };
+    if let Some(failure) = &failure {
+        board.apply(service, Transition::Failed(failure.clone()));
+    }
+    let status = board.get(service);
+    let began = turn.began;
+    ops.record_turn(turn.replaced(replacing, status.as_ref(), failure.as_ref()));
+    if failure.is_none() {
+        super::restart_dependents(ops, stack, service, began).await;
+    }
+    Ok(())
+}
