@@ -179,13 +179,7 @@ async fn build_and_replace(
                     ServiceFailure::Build { error } => error,
                     other => other.to_string(),
                 };
-                ops.board().apply(
-                    service,
-                    Transition::BuildFailed {
-                        error: error.clone(),
-                    },
-                );
-                ops.record_turn(turn.end(LoopOutcome::BuildFailed, Some(error), None));
+                build_failed(ops, service, turn, error);
                 return Ok(());
             }
         }
@@ -206,6 +200,17 @@ async fn build_and_replace(
         restart_dependents(ops, &stack, service, began).await;
     }
     Ok(())
+}
+
+/// A failed build: the service says so (its container keeps running) and the turn is recorded.
+fn build_failed(ops: &Operations, service: &str, turn: Turn, error: String) {
+    ops.board().apply(
+        service,
+        Transition::BuildFailed {
+            error: error.clone(),
+        },
+    );
+    ops.record_turn(turn.end(LoopOutcome::BuildFailed, Some(error), None));
 }
 
 /// The running container of a live host build (`x-novadev.host_build.live`), if `service` has one.

@@ -76,24 +76,8 @@ pub async fn build_image(
         None => None,
     };
     let result = if on_host {
-        let (lines, progress) = (board.clone(), board.clone());
-        let (line_name, progress_name) = (name.to_string(), name.to_string());
-        crate::build::host_build(
-            engine,
-            stack,
-            name,
-            shared,
-            move |line: &str| lines.output(&line_name, "build", line),
-            move |p| {
-                progress.apply(
-                    &progress_name,
-                    Transition::BuildProgress {
-                        detail: format!("building on the host: {p}"),
-                    },
-                );
-            },
-        )
-        .await
+        let (on_line, on_progress) = host_build_reporters(board, name);
+        crate::build::host_build(engine, stack, name, shared, on_line, on_progress).await
     } else {
         let on_line = |line: &str| board.output(name, "build", line);
         crate::build::build_service(engine, stack, name, on_line).await
@@ -111,6 +95,30 @@ pub async fn build_image(
     result.map_err(|e| ServiceFailure::Build {
         error: e.to_string(),
     })
+}
+
+/// Where a host build of `name` reports: its output lines to the service's `build` output, cargo's
+/// progress to the service's detail.
+pub fn host_build_reporters(
+    board: &Arc<StatusBoard>,
+    name: &str,
+) -> (
+    impl Fn(&str) + Send + Sync + 'static,
+    impl Fn(&crate::build::cargo::Progress) + Send + Sync + 'static,
+) {
+    let (lines, progress) = (board.clone(), board.clone());
+    let (line_name, progress_name) = (name.to_string(), name.to_string());
+    (
+        move |line: &str| lines.output(&line_name, "build", line),
+        move |p: &crate::build::cargo::Progress| {
+            progress.apply(
+                &progress_name,
+                Transition::BuildProgress {
+                    detail: format!("building on the host: {p}"),
+                },
+            );
+        },
+    )
 }
 
 /// Whether `up` builds the service's image: it can be built and the image is missing, a build

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::{Operations, REPLACE_TIMEOUT, Turn};
 use crate::board::{ContainerRef, Transition};
-use crate::protocol::{LoopOutcome, ServiceFailure, Taken, now_ms};
+use crate::protocol::{ServiceFailure, Taken, now_ms};
 use crate::readiness::{self, Health};
 use crate::stack::model::Stack;
 
@@ -70,23 +70,9 @@ pub(super) async fn update(
                 on_host: true,
             },
         );
-        let (lines, progress) = (board.clone(), board.clone());
-        let (line_name, progress_name) = (service.to_string(), service.to_string());
-        let compiled = crate::build::host_compile(
-            stack,
-            service,
-            None,
-            move |line: &str| lines.output(&line_name, "build", line),
-            move |p| {
-                progress.apply(
-                    &progress_name,
-                    Transition::BuildProgress {
-                        detail: format!("building on the host: {p}"),
-                    },
-                );
-            },
-        )
-        .await;
+        let (on_line, on_progress) =
+            crate::orchestrator::image::host_build_reporters(&board, service);
+        let compiled = crate::build::host_compile(stack, service, None, on_line, on_progress).await;
         let error = compiled.as_ref().err().map(ToString::to_string);
         board.apply(
             service,
@@ -97,14 +83,7 @@ pub(super) async fn update(
         match compiled {
             Ok(ms) => turn.build_ms = Some(ms),
             Err(e) => {
-                let error = e.to_string();
-                board.apply(
-                    service,
-                    Transition::BuildFailed {
-                        error: error.clone(),
-                    },
-                );
-                ops.record_turn(turn.end(LoopOutcome::BuildFailed, Some(error), None));
+                super::build_failed(ops, service, turn, e.to_string());
                 return Ok(());
             }
         }
