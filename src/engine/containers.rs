@@ -74,6 +74,8 @@ pub struct ContainerDetails {
     /// The last healthcheck's output, when there was one.
     pub health_output: Option<String>,
     pub healthcheck: Option<Healthcheck>,
+    /// The entrypoint it runs (its image's, or the one it was created with).
+    pub entrypoint: Vec<String>,
     pub ports: Vec<BoundPort>,
     /// When it last exited (RFC 3339), if it has.
     pub finished_at: Option<String>,
@@ -112,6 +114,11 @@ fn details_of(inspect: ContainerInspectResponse) -> ContainerDetails {
         }
         None => (None, None),
     };
+    let entrypoint = inspect
+        .config
+        .as_ref()
+        .and_then(|c| c.entrypoint.clone())
+        .unwrap_or_default();
     let healthcheck = inspect
         .config
         .and_then(|c| c.healthcheck)
@@ -153,6 +160,7 @@ fn details_of(inspect: ContainerInspectResponse) -> ContainerDetails {
         health,
         health_output,
         healthcheck,
+        entrypoint,
         ports,
         finished_at: state
             .finished_at

@@ -341,6 +341,7 @@ mod tests {
             health: None,
             health_output: None,
             healthcheck: None,
+            entrypoint: vec![],
             ports: vec![],
             finished_at: None,
         };

@@ -97,6 +97,10 @@ pub(super) async fn update(
             .inspect(&container.id)
             .await
             .map_err(|e| e.to_string())?;
+        // A container made before `live` was set runs the artifact itself, which SIGHUP would stop.
+        if details.entrypoint != crate::build::entrypoint(&hb) {
+            return Err("the container does not run the live supervisor yet".to_string());
+        }
         let check = readiness::probe_of(&details, None)
             .map(|p| p.command)
             .unwrap_or_default();
