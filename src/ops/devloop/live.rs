@@ -45,7 +45,7 @@ pub(super) async fn update(
     service: &str,
     container: &ContainerRef,
     image: &str,
-    mut turn: Turn,
+    turn: Turn,
 ) -> Result<(), Fallback> {
     let Some(hb) = stack
         .services
@@ -57,89 +57,16 @@ pub(super) async fn update(
             turn,
         });
     };
-    let board = ops.board().clone();
-    {
-        let Ok(_permit) = ops.builds.acquire().await else {
-            return Ok(());
-        };
-        turn.work_starts();
-        board.apply(
-            service,
-            Transition::BuildStarted {
-                image: image.to_string(),
-                on_host: true,
-            },
-        );
-        let (on_line, on_progress) =
-            crate::orchestrator::image::host_build_reporters(&board, service);
-        let compiled = crate::build::host_compile(stack, service, None, on_line, on_progress).await;
-        let error = compiled.as_ref().err().map(ToString::to_string);
-        board.apply(
-            service,
-            Transition::BuildFinished {
-                error: error.clone(),
-            },
-        );
-        match compiled {
-            Ok(ms) => turn.build_ms = Some(ms),
-            Err(e) => {
-                super::build_failed(ops, service, turn, e.to_string());
-                return Ok(());
-            }
-        }
-    }
+    let Some(turn) = compile(ops, stack, service, image, turn).await else {
+        return Ok(());
+    };
     let _op = ops.op_lock.lock().await;
     let replacing = now_ms();
-    let engine = ops.engine();
-    let next = crate::build::next_path(&hb);
-    let handed = async {
-        let details = engine
-            .inspect(&container.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        // A container made before `live` was set runs the artifact itself, which SIGHUP would stop.
-        if details.entrypoint != crate::build::entrypoint(&hb) {
-            return Err("the container does not run the live supervisor yet".to_string());
-        }
-        let check = readiness::probe_of(&details, None)
-            .map(|p| p.command)
-            .unwrap_or_default();
-        let copied = engine
-            .copy_into(&container.id, &[(hb.artifact.clone(), next.clone())])
-            .await
-            .map_err(|e| e.to_string())?;
-        if copied != 1 {
-            return Err(format!("{} could not be read", hb.artifact.display()));
-        }
-        engine
-            .signal_container(&container.id, "SIGHUP")
-            .await
-            .map_err(|e| e.to_string())?;
-        // Taken once the supervisor moved it in place: the new process starts right after.
-        let mut command: Vec<String> = vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            TAKE_AND_CHECK.into(),
-            "sh".into(),
-            next.clone(),
-        ];
-        command.extend(check);
-        let taken = engine
-            .exec(&container.id, command, TAKE_TIMEOUT)
-            .await
-            .map_err(|e| e.to_string())?;
-        match taken.exit_code {
-            0 => Ok(true),
-            3 => Err("the container's supervisor did not take the new artifact".to_string()),
-            // Taken, not healthy yet: the usual wait decides.
-            _ => Ok(false),
-        }
-    }
-    .await;
-    let checked = match handed {
+    let checked = match hand_over(ops, &hb, container).await {
         Ok(checked) => checked,
         Err(reason) => return Err(Fallback { reason, turn }),
     };
+    let board = ops.board();
     let status = board.get(service);
     board.apply(
         service,
@@ -151,6 +78,118 @@ pub(super) async fn update(
             fresh: true,
         },
     );
+    let failure = settle(ops, stack, service, container, checked).await;
+    let status = board.get(service);
+    let began = turn.began;
+    ops.record_turn(turn.replaced(replacing, status.as_ref(), failure.as_ref()));
+    if failure.is_none() {
+        super::restart_dependents(ops, stack, service, began).await;
+    }
+    Ok(())
+}
+
+/// The build command, recorded on the board and in the turn; the turn to go on with, or `None`
+/// when the build failed (and was recorded) or the daemon is shutting down.
+async fn compile(
+    ops: &Operations,
+    stack: &Stack,
+    service: &str,
+    image: &str,
+    mut turn: Turn,
+) -> Option<Turn> {
+    let Ok(_permit) = ops.builds.acquire().await else {
+        return None;
+    };
+    let board = ops.board();
+    turn.work_starts();
+    board.apply(
+        service,
+        Transition::BuildStarted {
+            image: image.to_string(),
+            on_host: true,
+        },
+    );
+    let (on_line, on_progress) = crate::orchestrator::image::host_build_reporters(board, service);
+    let compiled = crate::build::host_compile(stack, service, None, on_line, on_progress).await;
+    board.apply(
+        service,
+        Transition::BuildFinished {
+            error: compiled.as_ref().err().map(ToString::to_string),
+        },
+    );
+    match compiled {
+        Ok(ms) => {
+            turn.build_ms = Some(ms);
+            Some(turn)
+        }
+        Err(e) => {
+            super::build_failed(ops, service, turn, e.to_string());
+            None
+        }
+    }
+}
+
+/// Put the new artifact beside the running one, signal the supervisor, and wait in one exec until
+/// it took the artifact and the healthcheck passes. `Ok(true)`: ready; `Ok(false)`: taken, not
+/// ready yet; `Err`: the container cannot take it (nothing was signalled, or it did not move).
+async fn hand_over(
+    ops: &Operations,
+    hb: &crate::stack::model::HostBuild,
+    container: &ContainerRef,
+) -> Result<bool, String> {
+    let engine = ops.engine();
+    let next = crate::build::next_path(hb);
+    let details = engine
+        .inspect(&container.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    // A container made before `live` was set runs the artifact itself, which SIGHUP would stop.
+    if details.entrypoint != crate::build::entrypoint(hb) {
+        return Err("the container does not run the live supervisor yet".to_string());
+    }
+    let check = readiness::probe_of(&details, None)
+        .map(|p| p.command)
+        .unwrap_or_default();
+    let copied = engine
+        .copy_into(&container.id, &[(hb.artifact.clone(), next.clone())])
+        .await
+        .map_err(|e| e.to_string())?;
+    if copied != 1 {
+        return Err(format!("{} could not be read", hb.artifact.display()));
+    }
+    engine
+        .signal_container(&container.id, "SIGHUP")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut command: Vec<String> = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        TAKE_AND_CHECK.into(),
+        "sh".into(),
+        next,
+    ];
+    command.extend(check);
+    let taken = engine
+        .exec(&container.id, command, TAKE_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    match taken.exit_code {
+        0 => Ok(true),
+        3 => Err("the container's supervisor did not take the new artifact".to_string()),
+        // Taken, not healthy yet: the usual wait decides.
+        _ => Ok(false),
+    }
+}
+
+/// The restarted process's readiness on the board; the failure, if it did not get ready.
+async fn settle(
+    ops: &Operations,
+    stack: &Stack,
+    service: &str,
+    container: &ContainerRef,
+    checked: bool,
+) -> Option<ServiceFailure> {
+    let (engine, board) = (ops.engine(), ops.board());
     let start_interval = stack
         .services
         .get(service)
@@ -194,11 +233,5 @@ pub(super) async fn update(
     if let Some(failure) = &failure {
         board.apply(service, Transition::Failed(failure.clone()));
     }
-    let status = board.get(service);
-    let began = turn.began;
-    ops.record_turn(turn.replaced(replacing, status.as_ref(), failure.as_ref()));
-    if failure.is_none() {
-        super::restart_dependents(ops, stack, service, began).await;
-    }
-    Ok(())
+    failure
 }
