@@ -120,7 +120,11 @@ fn ps_port_top_and_completions() {
 
 #[test]
 fn the_commands_up_prints_work_as_printed() {
-    let p = Project::new("printed", STACK);
+    // Long-running services only, so that `up` ends ready whatever the timing.
+    let p = Project::new(
+        "printed",
+        "services:\n  db:\n    image: debian:bookworm-slim\n    init: true\n    command: [\"sleep\", \"infinity\"]\n",
+    );
     let up = p.novadev(&["up", "--wait-timeout", "120s"]);
     assert!(up.ok(), "{}\n{}", up.stdout, up.stderr);
     let commands: Vec<&str> = up
