@@ -133,6 +133,7 @@ pub fn apply(s: &mut ServiceStatus, t: Transition, now: u64) {
             set(s, Phase::Starting, detail);
             s.exit_code = None;
             s.failure = None;
+            s.start_asked_ms = Some(now);
         }
         Transition::Started {
             container,
@@ -399,6 +400,14 @@ mod tests {
         assert_eq!(s.phase, Phase::Failed);
         apply(
             &mut s,
+            Transition::Starting {
+                detail: "starting".into(),
+            },
+            3,
+        );
+        assert_eq!((s.phase, s.failure.clone()), (Phase::Starting, None));
+        apply(
+            &mut s,
             Transition::Started {
                 container: container(),
                 image: "postgres:15".into(),
@@ -411,7 +420,11 @@ mod tests {
         assert_eq!(s.phase, Phase::Starting);
         assert_eq!(s.failure, None);
         assert_eq!(s.container_id.as_deref(), Some("c1"));
-        assert_eq!((s.started_ms, s.since_ms), (Some(5), 5));
+        // Still starting: the phase (and its `since`) began with the request.
+        assert_eq!(
+            (s.start_asked_ms, s.started_ms, s.since_ms),
+            (Some(3), Some(5), 3)
+        );
         // Kept running: the start time stays.
         apply(
             &mut s,

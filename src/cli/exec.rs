@@ -141,7 +141,7 @@ pub async fn run(global: &Global, args: RunArgs) -> CmdResult {
         &args.service,
         &image,
         false,
-        None,
+        Default::default(),
     )
     .await
     .map_err(|f| Failure::runtime(format!("service `{}`: {f}", args.service)))?;

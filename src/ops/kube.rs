@@ -217,7 +217,7 @@ async fn build_images(
             name,
             &image,
             force,
-            None,
+            Default::default(),
         )
         .await
         .map_err(|failure| crate::orchestrator::OrchestratorError::Service {

@@ -162,8 +162,17 @@ pub async fn build_needed(
     Ok((present, current == Some(false)))
 }
 
-/// The image a service runs, present locally: built (see [`build_needed`]), found, or pulled.
-/// Returns its id.
+/// What an `up` found out about a service's image before the service's job began.
+#[derive(Clone, Default)]
+pub struct Prior {
+    /// The answer of [`build_needed`] (the image's id when present, and whether to build).
+    pub needed: Option<(Option<String>, bool)>,
+    /// The workspace build started for this service and others.
+    pub shared: Option<Arc<WorkspaceBuild>>,
+}
+
+/// The image a service runs, present locally: built (see [`build_needed`]; asked here unless
+/// `prior` has the answer), found, or pulled. Returns its id.
 pub async fn obtain_image(
     engine: &Engine,
     board: &Arc<StatusBoard>,
@@ -171,16 +180,19 @@ pub async fn obtain_image(
     name: &str,
     image: &str,
     force_build: bool,
-    shared: Option<Arc<WorkspaceBuild>>,
+    prior: Prior,
 ) -> Result<String, ServiceFailure> {
     let pull_policy = stack
         .services
         .get(name)
         .map(|svc| svc.pull_policy)
         .unwrap_or_default();
-    let (present, build) = build_needed(engine, stack, name, image, force_build).await?;
+    let (present, build) = match prior.needed {
+        Some(needed) => needed,
+        None => build_needed(engine, stack, name, image, force_build).await?,
+    };
     if build {
-        return build_image(engine, board, stack, name, image, shared)
+        return build_image(engine, board, stack, name, image, prior.shared)
             .await
             .map(|built| built.image_id);
     }
@@ -220,15 +232,15 @@ const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// Start one cargo invocation per workspace for the `selected` services whose host build is
 /// `cargo build … -p X` and whose image this `up` will build (see [`build_needed`]): all of a
 /// workspace's services are compiled together, not one after another behind cargo's lock. Each
-/// service's job then awaits its workspace's build and packages its own artifact. Returns the
-/// build serving each service.
+/// service's job then awaits its workspace's build and packages its own artifact. Returns, for
+/// each such service, the answer of [`build_needed`] and the build serving it.
 pub async fn start_workspace_builds(
     engine: &Engine,
     board: &Arc<StatusBoard>,
     stack: &Stack,
     selected: &std::collections::BTreeSet<String>,
     force_build: bool,
-) -> std::collections::HashMap<String, Arc<WorkspaceBuild>> {
+) -> std::collections::HashMap<String, Prior> {
     use crate::build::cargo::{Report, WorkspaceKey, cargo_package};
     use std::collections::{BTreeMap, HashMap};
 
@@ -250,12 +262,21 @@ pub async fn start_workspace_builds(
     )
     .await;
     let mut groups: BTreeMap<WorkspaceKey, Vec<(String, String)>> = BTreeMap::new();
+    let mut priors: HashMap<String, Prior> = HashMap::new();
     for ((name, _, key, package), check) in candidates.into_iter().zip(checks) {
-        if matches!(check, Ok((_, true))) {
-            groups.entry(key).or_default().push((name, package));
+        // An error is not kept: the service's job asks again and reports it.
+        let Ok(needed) = check else { continue };
+        if needed.1 {
+            groups.entry(key).or_default().push((name.clone(), package));
         }
+        priors.insert(
+            name,
+            Prior {
+                needed: Some(needed),
+                shared: None,
+            },
+        );
     }
-    let mut shared = HashMap::new();
     for (key, members) in groups {
         let names: Vec<String> = members.iter().map(|(n, _)| n.clone()).collect();
         let packages = members.into_iter().map(|(_, p)| p).collect();
@@ -295,8 +316,8 @@ pub async fn start_workspace_builds(
         });
         let build = WorkspaceBuild::start(&key, packages, report);
         for name in names {
-            shared.insert(name, build.clone());
+            priors.entry(name).or_default().shared = Some(build.clone());
         }
     }
-    shared
+    priors
 }

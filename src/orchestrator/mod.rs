@@ -34,7 +34,7 @@ use crate::stack::Diagnostic;
 use crate::stack::graph::Graph;
 use crate::stack::model::{Condition, Stack};
 use gate::Gate;
-use service_job::{DependencyWait, ServiceJob};
+use service_job::{DependencyWait, FirstWave, ServiceJob};
 pub(crate) use service_job::{WaitLimit, published_ports, settle};
 
 #[derive(Debug, thiserror::Error)]
@@ -99,16 +99,15 @@ impl Orchestrator {
             .collect();
         self.declare(&stack, &selected);
 
-        // Networks and volumes, and what containers the project already has, are independent.
-        let (ensured, adopted) = tokio::join!(
+        // Networks and volumes, what containers the project already has, and which host builds
+        // to start are independent.
+        let (ensured, adopted, mut priors) = tokio::join!(
             resources::ensure(&self.engine, &self.board, &stack, &selected),
-            resources::adopt(&self.engine, &self.board, &stack)
+            resources::adopt(&self.engine, &self.board, &stack),
+            image::start_workspace_builds(&self.engine, &self.board, &stack, &selected, opts.build)
         );
         ensured?;
         let mut existing = adopted?;
-        let mut workspace_builds =
-            image::start_workspace_builds(&self.engine, &self.board, &stack, &selected, opts.build)
-                .await;
 
         // One gate per selected service; dependents watch their dependencies' gates.
         let gates: HashMap<String, (Arc<watch::Sender<Gate>>, watch::Receiver<Gate>)> = selected
@@ -118,7 +117,8 @@ impl Orchestrator {
                 (name.clone(), (Arc::new(tx), rx))
             })
             .collect();
-        let mut tasks = JoinSet::new();
+        let first_wave = FirstWave::new();
+        let mut jobs = Vec::new();
         for name in &selected {
             let (Some(svc), Some((gate, _))) = (stack.services.get(name), gates.get(name)) else {
                 continue;
@@ -148,9 +148,18 @@ impl Orchestrator {
                 limit,
                 force_build: opts.build,
                 seen_ready: seen_ready.remove(name),
-                workspace_build: workspace_builds.remove(name),
+                prior: priors.remove(name).unwrap_or_default(),
+                first_wave: first_wave.clone(),
+                wave_passed: Default::default(),
             };
-            let busy = self.board.busy(name);
+            if job.deps.is_empty() {
+                first_wave.join();
+            }
+            jobs.push(job);
+        }
+        let mut tasks = JoinSet::new();
+        for job in jobs {
+            let busy = self.board.busy(&job.name);
             tasks.spawn(async move {
                 let _busy = busy;
                 job.run().await;

@@ -41,8 +41,41 @@ pub(super) struct ServiceJob {
     /// The container novadev had seen ready before this `up` began, if any: kept, it is ready
     /// again without a new probe (see [`readiness::still_ready`]).
     pub seen_ready: Option<String>,
-    /// The workspace build this `up` started for this service and others, if any.
-    pub workspace_build: Option<Arc<crate::build::cargo::WorkspaceBuild>>,
+    /// What this `up` found out about the image before the job began (a workspace build it
+    /// started for this service and others, whether a build is needed).
+    pub prior: super::image::Prior,
+    /// The `up`'s first wave; the job is a member when it has no dependencies.
+    pub first_wave: FirstWave,
+    /// Set once this member has told the first wave it is past its start.
+    pub wave_passed: std::sync::atomic::AtomicBool,
+}
+
+/// The first wave of an `up`: the services that wait for nothing. Their containers are created
+/// and started before the other services' containers are created: the engine answers a burst of
+/// requests slowly, and every other service waits on these starts (the rest are created while
+/// the first wave comes up).
+#[derive(Clone)]
+pub(super) struct FirstWave(Arc<watch::Sender<usize>>);
+
+impl FirstWave {
+    pub fn new() -> FirstWave {
+        FirstWave(Arc::new(watch::Sender::new(0)))
+    }
+
+    /// One more member, counted before any job runs.
+    pub fn join(&self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+
+    /// A member is past its start (started, kept, or failed).
+    fn passed(&self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+
+    async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
 }
 
 /// How long an operation waits for readiness: until `deadline`, which is `timeout` after it
@@ -100,6 +133,13 @@ fn create_failure(e: EngineError) -> ServiceFailure {
     ServiceFailure::Create { reason, port_taken }
 }
 
+/// However the job ends (even by a panic), a member of the first wave leaves it.
+impl Drop for ServiceJob {
+    fn drop(&mut self) {
+        self.pass_first_wave();
+    }
+}
+
 impl ServiceJob {
     /// Bring the service up within the `up`'s wait limit, recording the outcome.
     pub async fn run(self) {
@@ -113,6 +153,17 @@ impl ServiceJob {
         self.board
             .apply(&self.name, Transition::Failed(failure.clone()));
         self.gate.send_replace(Gate::Failed(failure));
+    }
+
+    /// A member of the first wave is past its start (at most once).
+    fn pass_first_wave(&self) {
+        if self.deps.is_empty()
+            && !self
+                .wave_passed
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.first_wave.passed();
+        }
     }
 
     fn service(&self) -> Result<&Service, ServiceFailure> {
@@ -130,7 +181,9 @@ impl ServiceJob {
         let (met, prepared) = self.prepare_while_waiting(&image).await?;
         let action = self.decide(&prepared, met).await;
         tracing::debug!(service = %self.name, ?action, "reconcile");
-        let Some((id, taken)) = self.act(action, &image, &prepared).await? else {
+        let acted = self.act(action, &image, &prepared).await;
+        self.pass_first_wave();
+        let Some((id, taken)) = acted? else {
             return Ok(());
         };
         let touched = taken != Taken::Kept;
@@ -413,7 +466,7 @@ impl ServiceJob {
             &self.name,
             image,
             self.force_build,
-            self.workspace_build.clone(),
+            self.prior.clone(),
         )
         .await?;
         let mut key_binds = Vec::new();
@@ -443,6 +496,8 @@ impl ServiceJob {
                         detail: "creating container".into(),
                     },
                 );
+            } else {
+                self.first_wave.wait().await;
             }
             prepared.created = Some(self.create(image, &prepared).await?);
         }
@@ -547,4 +602,31 @@ pub(crate) async fn settle(
         }
         Health::TimedOut => return Err(limit.timed_out()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FirstWave;
+    use futures_util::FutureExt;
+
+    #[tokio::test]
+    async fn the_first_wave_opens_once_every_member_passed() {
+        let wave = FirstWave::new();
+        assert!(wave.wait().now_or_never().is_some(), "no members: open");
+        wave.join();
+        wave.join();
+        let waiting = wave.clone();
+        let opened = tokio::spawn(async move { waiting.wait().await });
+        wave.passed();
+        tokio::task::yield_now().await;
+        assert!(
+            !opened.is_finished(),
+            "one member is still before its start"
+        );
+        wave.passed();
+        tokio::time::timeout(std::time::Duration::from_secs(5), opened)
+            .await
+            .expect("open after the last member")
+            .expect("task");
+    }
 }

@@ -150,6 +150,10 @@ pub struct ServiceStatus {
     pub since_ms: u64,
     pub started_ms: Option<u64>,
     pub ready_ms: Option<u64>,
+    /// Unix milliseconds of novadev's last request to the engine to start the container: with
+    /// `started_ms`, how long the engine took to start it.
+    #[serde(default)]
+    pub start_asked_ms: Option<u64>,
     /// Display tier (from `x-novadev`), if any.
     pub tier: Option<String>,
     /// The last build, if novadev built this service's image.
@@ -190,6 +194,7 @@ impl ServiceStatus {
             since_ms: super::now_ms(),
             started_ms: None,
             ready_ms: None,
+            start_asked_ms: None,
             tier: None,
             last_build: None,
             builds: 0,
