@@ -269,11 +269,13 @@ pub fn first_error(lines: &[String]) -> Option<String> {
     Some(block.join("\n"))
 }
 
-/// The entrypoint of a live host build's image: a supervisor that runs the artifact and, when
-/// the container gets SIGHUP with a new artifact beside it (`<install_path>.novadev-next`), moves
-/// it in place and starts it again; any other exit of the artifact ends the container with the
-/// artifact's exit code, and SIGTERM/SIGINT are passed on, as before.
-const SUPERVISOR: &str = r#"next="$0.novadev-next"
+/// The entrypoint of a live host build's image: a supervisor (`sh -c SUPERVISOR ARTIFACT NEXT
+/// ARGS…`) that runs the artifact and, when the container gets SIGHUP with a new artifact at
+/// NEXT (see [`next_path`]), moves it in place and starts it again; any other exit of the
+/// artifact ends the container with the artifact's exit code, and SIGTERM/SIGINT are passed on,
+/// as before.
+const SUPERVISOR: &str = r#"next=$1
+shift
 trap 'stop=1; kill -TERM "$child" 2>/dev/null' TERM INT
 trap 'kill -TERM "$child" 2>/dev/null' HUP
 while :; do
@@ -297,6 +299,7 @@ pub fn entrypoint(hb: &crate::stack::model::HostBuild) -> Vec<String> {
             "-c".into(),
             SUPERVISOR.into(),
             hb.install_path.clone(),
+            next_path(hb),
         ]
     } else {
         vec![hb.install_path.clone()]

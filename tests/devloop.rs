@@ -447,24 +447,22 @@ fn each_rebuild_is_recorded_with_its_breakdown_and_the_history_survives_the_daem
 }
 
 /// The served app as a live host build: a rebuild restarts the process inside its container.
-const SERVED_LIVE: &str = r#"
-services:
-  web:
-    build: ./app
-    ports: ["8000"]
-    init: true
-    healthcheck:
-      test: ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/')"]
-      interval: 1h
-      start_interval: 100ms
-    x-novadev:
-      host_build:
-        command: ["sh", "./build.sh"]
-        workdir: ./app
-        artifact: out/server
-        base_image: python:3.11-slim-bookworm
-        live: true
-"#;
+/// The served app as a live host build: `live: true` and a healthcheck a live update waits for.
+fn served_live_project(tag: &str) -> Project {
+    let p = served_project(tag);
+    let stack = SERVED
+        .replace(
+            "    init: true\n",
+            "    init: true\n    healthcheck:\n      test: [\"CMD\", \"python3\", \"-c\", \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/')\"]\n      interval: 1h\n      start_interval: 100ms\n",
+        )
+        .replace(
+            "        base_image: python:3.11-slim-bookworm\n",
+            "        base_image: python:3.11-slim-bookworm\n        live: true\n",
+        );
+    assert!(stack.contains("live: true") && stack.contains("healthcheck:"));
+    p.write("compose.yaml", &stack);
+    p
+}
 
 fn image_id(p: &Project) -> String {
     common::docker(&[
@@ -480,11 +478,7 @@ fn image_id(p: &Project) -> String {
 
 #[test]
 fn a_live_build_restarts_the_process_in_its_container_and_the_next_up_catches_the_image_up() {
-    let p = Project::new("live", SERVED_LIVE);
-    p.write("app/build.sh", BUILD_SH);
-    p.write("app/Dockerfile", "FROM python:3.11-slim-bookworm\n");
-    p.write("app/.dockerignore", "out/\n");
-    p.write("app/src/msg.txt", "v1");
+    let p = served_live_project("live");
     p.up_ok(&[]);
     wait_for("v1 served", Duration::from_secs(30), || {
         serves(&p, "v1").then_some(())

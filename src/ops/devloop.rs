@@ -215,9 +215,14 @@ fn build_failed(ops: &Operations, service: &str, turn: Turn, error: String) {
 
 /// The running container of a live host build (`x-novadev.host_build.live`), if `service` has one.
 fn live_target(ops: &Operations, stack: &Stack, service: &str) -> Option<ContainerRef> {
-    let svc = stack.services.get(service)?;
-    let live = svc.novadev.host_build.as_ref().is_some_and(|hb| hb.live)
-        && crate::orchestrator::image::host_builds_enabled();
+    let live = crate::orchestrator::image::on_host(stack, service)
+        && stack
+            .services
+            .get(service)?
+            .novadev
+            .host_build
+            .as_ref()?
+            .live;
     let status = ops.board().get(service)?;
     if !live || !status.phase.is_good() || status.phase == crate::protocol::Phase::Completed {
         return None;
