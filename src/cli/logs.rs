@@ -5,8 +5,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
 use regex::Regex;
 
 use super::output::{DIM, paint, service_style};
@@ -87,11 +87,21 @@ pub async fn run(global: &Global, args: LogsArgs) -> CmdResult {
         );
     let keep = |line: &LogLine| args.grep.as_ref().is_none_or(|re| re.is_match(&line.text));
     // A reader that goes away (`| head`) ends the command quietly, as with any Unix tool.
-    let mut out = anstream::stdout().lock();
+    // Written through a buffer: one write per line was the bottleneck of a long backlog.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, anstream::stdout().lock());
     let written = if args.follow {
         let mut lines = lines;
         let mut result = Ok(());
-        while let Some(line) = lines.next().await {
+        loop {
+            // What has arrived is shown before waiting for more.
+            let next = match lines.next().now_or_never() {
+                Some(next) => next,
+                None => match out.flush() {
+                    Ok(()) => lines.next().await,
+                    Err(e) => break result = Err(e),
+                },
+            };
+            let Some(line) = next else { break };
             if keep(&line) {
                 result = print_line(&mut out, &line, &args, width);
                 if result.is_err() {

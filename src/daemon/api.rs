@@ -5,24 +5,22 @@
 //! Two routers: [`router`], the whole API, for the owner-only Unix socket; [`web_router`], what
 //! the web page uses, for the web UI's TCP listener (behind `web`'s checks).
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::stream::{self, BoxStream};
+use futures_util::stream;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::DaemonState;
+use super::sse::{self as event_stream, SseEvent};
 use crate::board::StatusBoard;
 use crate::ops::OpError;
 use crate::orchestrator::OrchestratorError;
@@ -164,21 +162,12 @@ async fn status(State(state): State<Arc<DaemonState>>) -> Json<StatusResponse> {
     })
 }
 
-fn sse_json(name: &str, value: &impl Serialize) -> SseEvent {
-    match SseEvent::default().event(name).json_data(value) {
-        Ok(ev) => ev,
-        Err(e) => SseEvent::default().event("error").data(e.to_string()),
-    }
+fn sse_json(name: &'static str, value: &impl Serialize) -> SseEvent {
+    SseEvent::json(name, value)
 }
 
-type SseStream = BoxStream<'static, Result<SseEvent, Infallible>>;
-
 fn sse(state: &DaemonState, s: impl Stream<Item = SseEvent> + Send + 'static) -> Response {
-    // A stream ends when the daemon shuts down, so that the shutdown need not wait on followers.
-    let s: SseStream = s.map(Ok).take_until(state.shutdown_signal()).boxed();
-    Sse::new(s)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
-        .into_response()
+    event_stream::response(s, state.shutdown_signal())
 }
 
 /// The board's changes from now on, as `event` messages. A subscriber that falls behind gets the
@@ -485,7 +474,7 @@ mod tests {
             stack,
             options: crate::protocol::UpOptions {
                 services: vec![],
-                wait_timeout: Duration::from_secs(1),
+                wait_timeout: std::time::Duration::from_secs(1),
                 build: false,
             },
         })

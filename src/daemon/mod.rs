@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod serve;
+mod sse;
 pub mod web;
 
 use std::fs::File;
