@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark (prints figures; not a test): cold and warm `up` of the Nova stack to all-ready,
 # novadev against `docker-compose up -d` + wait-for-healthy on the same stack in the same run,
-# and the critical path (start -> ready along the longest dependency chain, from novadev's own
-# timestamps).
+# the critical path (along the longest dependency chain, from novadev's own timestamps: with the
+# engine's start of each container, and the services' own start -> ready only), the floor by hand (the same containers created beforehand, started with plain
+# `docker start` along the dependency graph, healthchecks probed with `docker exec` in a loop:
+# scripts/bench/stack_floor.py) and the daemon's memory with the stack up.
 #
 # docker-compose 1.29 predates `develop:` and cannot build the services here (their Dockerfile
 # needs rust:1-bookworm from a registry), so it gets the same stack as `novadev config` resolves
@@ -95,28 +97,42 @@ dc_wait() {
     return 1
 }
 
-critical_path() {
+# Two critical paths along the longest dependency chain, from novadev's timestamps: each service
+# from its start asked of the engine to ready (the engine's start of each container counted, as
+# any tool pays it), and from the engine's start done to ready (the services' own time only).
+critical_paths() {
     nd status --json | python3 -c '
 import json, sys, yaml
 status = {s["service"]: s for s in json.load(sys.stdin)["services"]}
 stack = yaml.safe_load(open(sys.argv[1]))["services"]
-memo = {}
-def path(name):
+def path(name, begin, memo):
     if name not in memo:
         s = status.get(name, {})
-        own = max(0, (s.get("ready_ms") or 0) - (s.get("started_ms") or 0)) / 1000
+        first = s.get(begin) or s.get("started_ms") or 0
+        own = max(0, (s.get("ready_ms") or 0) - first) / 1000
         deps = stack.get(name, {}).get("depends_on") or {}
-        memo[name] = own + max([path(d) for d in deps] or [0])
+        memo[name] = own + max([path(d, begin, memo) for d in deps] or [0])
     return memo[name]
-print("%.3f" % max(path(n) for n in stack))
+for begin in ("start_asked_ms", "started_ms"):
+    memo = {}
+    print("%.3f" % max(path(n, begin, memo) for n in stack), end=" ")
 ' "$derived"
 }
 
-declare -a nd_cold nd_warm dc_cold dc_warm cp
+daemon_rss() {
+    local pid
+    pid=$(cat "$NOVADEV_STATE_DIR/$nd_project/daemon.pid")
+    awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"
+}
+
+declare -a nd_cold nd_warm dc_cold dc_warm cp cp_own floor rss
 for ((i = 1; i <= rounds; i++)); do
     reset_all
     t0=$(now); nd up --wait-timeout 10m >/dev/null; t1=$(now); nd_cold+=("$(elapsed "$t0" "$t1")")
-    cp+=("$(critical_path)")
+    read -r with_engine own < <(critical_paths; echo)
+    cp+=("$with_engine")
+    cp_own+=("$own")
+    rss+=("$(daemon_rss)")
     t0=$(now); nd up --wait-timeout 10m >/dev/null; t1=$(now); nd_warm+=("$(elapsed "$t0" "$t1")")
     nd down >/dev/null
     docker volume rm "${nd_project}_postgres-data" >/dev/null 2>&1 || true
@@ -124,7 +140,14 @@ for ((i = 1; i <= rounds; i++)); do
     t0=$(now); dc up -d >/dev/null 2>&1; dc_wait; t1=$(now); dc_cold+=("$(elapsed "$t0" "$t1")")
     t0=$(now); dc up -d >/dev/null 2>&1; dc_wait; t1=$(now); dc_warm+=("$(elapsed "$t0" "$t1")")
     dc down -v >/dev/null 2>&1
-    echo "round $i: novadev cold ${nd_cold[-1]}s warm ${nd_warm[-1]}s · docker-compose cold ${dc_cold[-1]}s warm ${dc_warm[-1]}s · critical path ${cp[-1]}s" >&2
+
+    # One service at a time: 1.29's `up --no-start` waits for a one-shot dependency to complete.
+    for service in $(dc config --services); do
+        timeout 120 docker-compose -f "$derived" -p "$dc_project" up --no-start --no-deps "$service" >/dev/null 2>&1
+    done
+    floor+=("$(python3 scripts/bench/stack_floor.py "$derived" "$dc_project")")
+    dc down -v >/dev/null 2>&1
+    echo "round $i: novadev cold ${nd_cold[-1]}s warm ${nd_warm[-1]}s · docker-compose cold ${dc_cold[-1]}s warm ${dc_warm[-1]}s · critical path ${cp[-1]}s (services' own ${cp_own[-1]}s) · floor by hand ${floor[-1]}s · daemon RSS ${rss[-1]} MiB" >&2
 done
 
 m() { printf '%s\n' "$@" | median; }
@@ -135,4 +158,7 @@ printf '  %-36s %10s %12s\n' "" "cold up" "warm re-up"
 printf '  %-36s %9ss %11ss\n' "novadev" "$(m "${nd_cold[@]}")" "$(m "${nd_warm[@]}")"
 printf '  %-36s %9ss %11ss\n' "docker-compose + wait-for-healthy" "$(m "${dc_cold[@]}")" "$(m "${dc_warm[@]}")"
 printf '  %-36s %10s %12s\n' "docker-compose / novadev" "$(ratio "$(m "${dc_cold[@]}")" "$(m "${nd_cold[@]}")")" "$(ratio "$(m "${dc_warm[@]}")" "$(m "${nd_warm[@]}")")"
-printf '  %-36s %9ss\n' "critical path (novadev's timestamps)" "$(m "${cp[@]}")"
+printf '  %-36s %9ss   novadev cold / it: %s\n' "critical path, engine starts counted" "$(m "${cp[@]}")" "$(ratio "$(m "${nd_cold[@]}")" "$(m "${cp[@]}")")"
+printf '  %-36s %9ss   novadev cold / it: %s\n' "critical path, services' own time" "$(m "${cp_own[@]}")" "$(ratio "$(m "${nd_cold[@]}")" "$(m "${cp_own[@]}")")"
+printf '  %-36s %9ss   novadev cold / it: %s\n' "floor by hand (docker start + exec)" "$(m "${floor[@]}")" "$(ratio "$(m "${nd_cold[@]}")" "$(m "${floor[@]}")")"
+printf '  %-36s %8s MiB\n' "novadev daemon RSS, stack up" "$(m "${rss[@]}")"
