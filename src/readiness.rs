@@ -62,8 +62,6 @@ pub fn probe_of(details: &ContainerDetails, start_interval: Option<Duration>) ->
     })
 }
 
-/// Wait until container `id` is healthy, by the engine's verdict or by our own probe, whichever
-/// says so first. `deadline` bounds the wait.
 /// For a container kept by `up` that novadev saw ready before: still ready, unless it stopped or
 /// the engine has since found it unhealthy (then `None`, and [`wait_healthy`] decides). Saves
 /// probing every kept service again on an engine whose own checks lag (`start_interval` needs
@@ -80,6 +78,8 @@ pub async fn still_ready(engine: &Engine, id: &str) -> Result<Option<Health>, En
     }))
 }
 
+/// Wait until container `id` is healthy, by the engine's verdict or by our own probe, whichever
+/// says so first. `deadline` bounds the wait.
 pub async fn wait_healthy(
     engine: &Engine,
     id: &str,

@@ -35,7 +35,7 @@ use crate::stack::graph::Graph;
 use crate::stack::model::{Condition, Stack};
 use gate::Gate;
 use service_job::{DependencyWait, FirstWave, ServiceJob};
-pub(crate) use service_job::{WaitLimit, published_ports, settle};
+pub(crate) use service_job::{WaitLimit, published_ports, record_verdict, settle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrchestratorError {

@@ -576,32 +576,47 @@ pub(crate) async fn settle(
             .await
             .map_err(engine_failure)?,
     };
-    Ok(match health {
+    if health == Health::TimedOut {
+        return Err(limit.timed_out());
+    }
+    Ok(
+        match record_verdict(engine, board, name, id, health, limit.timeout).await {
+            Ok(true) => Gate::Healthy { touched },
+            Ok(false) => Gate::NoHealthcheck { touched },
+            Err(failure) => Gate::Failed(failure),
+        },
+    )
+}
+
+/// A readiness verdict on the board: ready (healthy, or with no healthcheck at all) or failed,
+/// with the container's last lines when it exited. Returns whether it is healthy, or the failure;
+/// a timeout says it waited `waited`.
+pub(crate) async fn record_verdict(
+    engine: &Engine,
+    board: &StatusBoard,
+    name: &str,
+    id: &str,
+    health: Health,
+    waited: Duration,
+) -> Result<bool, ServiceFailure> {
+    let failure = match health {
         Health::Healthy | Health::NoHealthcheck => {
             let healthy = health == Health::Healthy;
             board.apply(name, Transition::Ready { healthy });
-            if healthy {
-                Gate::Healthy { touched }
-            } else {
-                Gate::NoHealthcheck { touched }
-            }
+            return Ok(healthy);
         }
-        Health::Unhealthy(output) => {
-            let failure = ServiceFailure::Unhealthy { output };
-            board.apply(name, Transition::Failed(failure.clone()));
-            Gate::Failed(failure)
-        }
-        Health::Exited(code) => {
-            let failure = ServiceFailure::Exited {
-                code,
-                before_ready: true,
-                last_lines: last_lines(engine, id, name).await,
-            };
-            board.apply(name, Transition::Failed(failure.clone()));
-            Gate::Failed(failure)
-        }
-        Health::TimedOut => return Err(limit.timed_out()),
-    })
+        Health::Unhealthy(output) => ServiceFailure::Unhealthy { output },
+        Health::Exited(code) => ServiceFailure::Exited {
+            code,
+            before_ready: true,
+            last_lines: last_lines(engine, id, name).await,
+        },
+        Health::TimedOut => ServiceFailure::Timeout {
+            waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+        },
+    };
+    board.apply(name, Transition::Failed(failure.clone()));
+    Err(failure)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::{Operations, REPLACE_TIMEOUT, Turn};
 use crate::board::{ContainerRef, Transition};
 use crate::protocol::{ServiceFailure, Taken, now_ms};
-use crate::readiness::{self, Health};
+use crate::readiness;
 use crate::stack::model::Stack;
 
 /// How long one exec waits, in the container, for the supervisor to take the new artifact and
@@ -208,30 +208,23 @@ async fn settle(
         Some(health) => Ok(health),
         None => readiness::wait_restarted(engine, &container.id, start_interval, deadline).await,
     };
-    let failure = match health {
-        Ok(Health::Healthy) => {
-            board.apply(service, Transition::Ready { healthy: true });
-            None
+    match health {
+        Ok(health) => crate::orchestrator::record_verdict(
+            engine,
+            board,
+            service,
+            &container.id,
+            health,
+            REPLACE_TIMEOUT,
+        )
+        .await
+        .err(),
+        Err(e) => {
+            let failure = ServiceFailure::Engine {
+                reason: e.to_string(),
+            };
+            board.apply(service, Transition::Failed(failure.clone()));
+            Some(failure)
         }
-        Ok(Health::NoHealthcheck) => {
-            board.apply(service, Transition::Ready { healthy: false });
-            None
-        }
-        Ok(Health::Unhealthy(output)) => Some(ServiceFailure::Unhealthy { output }),
-        Ok(Health::Exited(code)) => Some(ServiceFailure::Exited {
-            code,
-            before_ready: true,
-            last_lines: crate::orchestrator::last_lines(engine, &container.id, service).await,
-        }),
-        Ok(Health::TimedOut) => Some(ServiceFailure::Timeout {
-            waited_ms: u64::try_from(REPLACE_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
-        }),
-        Err(e) => Some(ServiceFailure::Engine {
-            reason: e.to_string(),
-        }),
-    };
-    if let Some(failure) = &failure {
-        board.apply(service, Transition::Failed(failure.clone()));
     }
-    failure
 }
