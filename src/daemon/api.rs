@@ -16,7 +16,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream;
 use futures_util::{Stream, StreamExt};
-use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::DaemonState;
@@ -162,10 +161,6 @@ async fn status(State(state): State<Arc<DaemonState>>) -> Json<StatusResponse> {
     })
 }
 
-fn sse_json(name: &'static str, value: &impl Serialize) -> SseEvent {
-    SseEvent::json(name, value)
-}
-
 fn sse(state: &DaemonState, s: impl Stream<Item = SseEvent> + Send + 'static) -> Response {
     event_stream::response(s, state.shutdown_signal())
 }
@@ -176,7 +171,7 @@ fn board_events(board: Arc<StatusBoard>) -> impl Stream<Item = SseEvent> + Send 
     let rx = board.subscribe();
     stream::unfold((rx, board), |(mut rx, board)| async move {
         match rx.recv().await {
-            Ok(ev) => Some((vec![sse_json("event", &ev)], (rx, board))),
+            Ok(ev) => Some((vec![SseEvent::json("event", &ev)], (rx, board))),
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 let all = snapshot_events(&board);
                 Some((all, (rx, board)))
@@ -193,7 +188,7 @@ fn snapshot_events(board: &StatusBoard) -> Vec<SseEvent> {
         .snapshot()
         .into_iter()
         .map(|status| {
-            sse_json(
+            SseEvent::json(
                 "event",
                 &Event::Service {
                     seq: 0,
@@ -222,15 +217,15 @@ async fn up(
     let outcome = state.ops.start_up(stack, req.options);
     let last = stream::once(async move {
         match outcome.await {
-            Ok(Ok(report)) => sse_json("done", &report),
-            Ok(Err(e)) => sse_json(
+            Ok(Ok(report)) => SseEvent::json("done", &report),
+            Ok(Err(e)) => SseEvent::json(
                 "error",
                 &ApiError {
                     error: e.to_string(),
                     kind: e.kind(),
                 },
             ),
-            Err(_) => sse_json(
+            Err(_) => SseEvent::json(
                 "error",
                 &ApiError {
                     error: OpError::ShuttingDown.to_string(),
@@ -308,7 +303,7 @@ async fn events(State(state): State<Arc<DaemonState>>) -> Response {
 
 async fn logs(State(state): State<Arc<DaemonState>>, Query(params): Query<LogsParams>) -> Response {
     match state.ops.logs(&params).await {
-        Ok(lines) => sse(&state, lines.map(|line| sse_json("log", &line))),
+        Ok(lines) => sse(&state, lines.map(|line| SseEvent::json("log", &line))),
         Err(e) => op_error(&e),
     }
 }
